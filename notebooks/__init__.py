@@ -1,0 +1,2 @@
+"""The numbered notebooks and the runner that executes them headless
+(``python -m notebooks``)."""

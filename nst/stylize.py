@@ -1,0 +1,380 @@
+"""Gatys-style neural style transfer by optimising the pixels of an image.
+
+:func:`stylize` is the one entry point. It minimises
+
+    L(x) = style_weight  / 5 * sum_l mean((G_l(x) - G_l(style))^2)
+         + content_weight     * mean((F(x) - F(content))^2)
+         + tv_weight          * TV(x)
+
+over an image ``x`` in [0, 1], with Adam (the TensorFlow tutorial) or L-BFGS-B
+(Gatys et al.), optionally coarse-to-fine over several scales.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .losses import (CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix,
+                     style_content_loss, total_variation_loss)
+from .vgg import VGG19Features
+
+__all__ = ["ADAM_DEFAULTS", "StylizeResult", "bf16_supported", "get_extractor",
+           "make_adam_step", "make_value_and_grad", "resolve_precision", "stylize"]
+
+#: The TensorFlow tutorial's Adam settings for pixel optimisation.
+ADAM_DEFAULTS = {"learning_rate": 0.02, "beta_1": 0.99, "epsilon": 0.1}
+
+
+def bf16_supported() -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512_BF16 or AMX) and no
+    GPU is used. Without it TensorFlow emulates bf16 and runs several times
+    slower than float32."""
+    if tf.config.list_physical_devices("GPU"):
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` -> ``"bfloat16"`` if :func:`bf16_supported` else ``"float32"``."""
+    if precision == "auto":
+        return "bfloat16" if bf16_supported() else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+    return precision
+
+
+@lru_cache(maxsize=4)
+def get_extractor(weights: str | None = "imagenet", precision: str = "float32") -> VGG19Features:
+    """A cached :class:`VGG19Features` (building VGG19 and loading 80 MB of
+    weights takes seconds; notebooks call :func:`stylize` many times)."""
+    return VGG19Features(weights, precision=precision)
+
+
+@dataclass
+class StylizeResult:
+    """``image``: ``(H, W, 3)`` float32 in [0, 1]. ``history``: one dict per loss
+    evaluation with ``step, scale, height, width, loss, style, content, tv,
+    seconds``. ``params``: the settings used (for provenance metadata)."""
+
+    image: np.ndarray
+    history: list[dict[str, float]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.history[-1]["seconds"] if self.history else 0.0
+
+
+def _as_batch(image: Any) -> tf.Tensor:
+    x = tf.convert_to_tensor(np.asarray(image, dtype=np.float32))
+    if x.shape.rank == 3:
+        x = x[tf.newaxis]
+    if x.shape.rank != 4 or x.shape[0] != 1 or x.shape[-1] != 3:
+        raise ValueError(f"images must have shape (H, W, 3), got {tuple(x.shape)}")
+    return x
+
+
+def _resize(x: tf.Tensor, hw: tuple[int, int]) -> tf.Tensor:
+    if tuple(x.shape[1:3]) == hw:
+        return x
+    return tf.clip_by_value(tf.image.resize(x, hw, method="bilinear", antialias=True), 0.0, 1.0)
+
+
+def _fit(x: tf.Tensor, max_side: int) -> tf.Tensor:
+    h, w = x.shape[1:3]
+    s = max_side / max(h, w)
+    return _resize(x, (max(1, round(h * s)), max(1, round(w * s))))
+
+
+def _luminance(x: tf.Tensor) -> tf.Tensor:
+    """Y of YUV replicated to 3 channels."""
+    y = tf.image.rgb_to_yuv(x)[..., :1]
+    return tf.repeat(y, 3, axis=-1)
+
+
+def _match_luminance(style_lum: tf.Tensor, content_lum: tf.Tensor) -> tf.Tensor:
+    """Shift and scale style luminance to the content's mean and std (Gatys 2016)."""
+    ms, ss = tf.reduce_mean(style_lum), tf.math.reduce_std(style_lum)
+    mc, sc = tf.reduce_mean(content_lum), tf.math.reduce_std(content_lum)
+    return tf.clip_by_value((style_lum - ms) * (sc / (ss + 1e-6)) + mc, 0.0, 1.0)
+
+
+def _recolour(stylised: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
+    """Luminance of ``stylised`` with the chrominance (UV) of ``content``."""
+    y = tf.image.rgb_to_yuv(stylised)[..., :1]
+    uv = tf.image.rgb_to_yuv(_resize(content, tuple(stylised.shape[1:3])))[..., 1:]
+    return tf.clip_by_value(tf.image.yuv_to_rgb(tf.concat([y, uv], -1)), 0.0, 1.0)
+
+
+def _loss_terms(extractor, image, style_targets, content_targets, weights):
+    features = extractor(image)
+    s, c = style_content_loss(features, style_targets, content_targets,
+                              style_weight=weights[0], content_weight=weights[1])
+    tv = total_variation_loss(image, weights[2])
+    return s + c + tv, s, c, tv
+
+
+def make_adam_step(extractor: keras.Model, image: tf.Variable, style_targets, content_targets,
+                   weights: tuple[float, float, float], optimizer: keras.optimizers.Optimizer
+                   ) -> Callable[[], tuple[tf.Tensor, ...]]:
+    """One ``tf.function`` step: loss -> gradient -> Adam update -> clip to [0, 1].
+    Returns ``(total, style, content, tv)`` of the image before the update."""
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            terms = _loss_terms(extractor, image, style_targets, content_targets, weights)
+        grad = tape.gradient(terms[0], image)
+        optimizer.apply_gradients([(grad, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return terms
+
+    return step
+
+
+def make_value_and_grad(extractor: keras.Model, shape: tuple[int, ...], style_targets,
+                        content_targets, weights: tuple[float, float, float]):
+    """A ``tf.function`` ``x -> (total, style, content, tv, dL/dx)`` for L-BFGS."""
+
+    @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32)])
+    def value_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            terms = _loss_terms(extractor, x, style_targets, content_targets, weights)
+        return (*terms, tape.gradient(terms[0], x))
+
+    return value_and_grad
+
+
+def _scale_schedule(scales: int | Sequence[float], steps: int | Sequence[int]
+                    ) -> list[tuple[float, int]]:
+    if isinstance(scales, int):
+        if scales < 1:
+            raise ValueError(f"scales must be >= 1, got {scales}")
+        scales = [0.5 ** (scales - 1 - i) for i in range(scales)]
+    scales = [float(s) for s in scales]
+    if not scales or any(not 0 < s <= 1 for s in scales) or scales != sorted(scales):
+        raise ValueError(f"scales must be increasing fractions in (0, 1], got {scales}")
+    if isinstance(steps, int):
+        steps = [steps] * len(scales)
+    steps = [int(s) for s in steps]
+    if len(steps) != len(scales) or any(s < 0 for s in steps):
+        raise ValueError(f"steps must be one int or one per scale ({len(scales)}), got {steps}")
+    return list(zip(scales, steps))
+
+
+def stylize(content: Any, style: Any | Sequence[Any], *,
+            style_blend: Sequence[float] | None = None,
+            size: int = 512,
+            steps: int | Sequence[int] = 1000,
+            optimizer: str = "adam",
+            init: str = "content",
+            style_weight: float = STYLE_WEIGHT,
+            content_weight: float = CONTENT_WEIGHT,
+            tv_weight: float = TV_WEIGHT,
+            learning_rate: float = ADAM_DEFAULTS["learning_rate"],
+            preserve_color: bool = False,
+            scales: int | Sequence[float] = (1.0,),
+            precision: str = "auto",
+            seed: int = 0,
+            weights: str | None = "imagenet",
+            extractor: VGG19Features | None = None,
+            progress: bool = True,
+            callback: Callable[[int, np.ndarray], None] | None = None,
+            callback_every: int = 100,
+            stop_loss: float | None = None) -> StylizeResult:
+    """Render ``content`` in the style of ``style`` by pixel optimisation.
+
+    Args:
+      content: ``(H, W, 3)`` float RGB in [0, 1] (see :func:`data.load_image`).
+      style: one such image, or a list of them blended by ``style_blend``
+        (weights normalised to sum 1; default equal). Blending mixes the
+        target Gram matrices.
+      size: longer side of the output in pixels (content is resized to it; the
+        style image is resized to the same longer side).
+      steps: loss evaluations per scale (one int for every scale, or a list).
+      optimizer: ``"adam"`` (tutorial: lr 0.02, beta_1 0.99, epsilon 0.1) or
+        ``"lbfgs"`` (SciPy L-BFGS-B with [0, 1] bounds; a step is one
+        loss+gradient evaluation, line-search evaluations included).
+      init: start from ``"content"``, ``"style"`` or uniform ``"noise"``.
+      preserve_color: transfer on luminance only, then put back the content's
+        chrominance (Gatys et al. 2016, "Preserving colour").
+      scales: coarse-to-fine schedule: an int ``n`` means sides
+        ``size / 2**(n-1), ..., size / 2, size``; or explicit fractions of
+        ``size``. Each scale starts from the upsampled previous result.
+      precision: ``"auto"`` (bf16 where the CPU has native bf16), ``"float32"``
+        or ``"bfloat16"`` for the VGG compute; the image, Gram matrices and
+        losses stay float32.
+      seed: seeds the noise initialisation; runs are deterministic on CPU.
+      weights: VGG19 weights (``"imagenet"``, a file, or ``None`` for random:
+        tests only); ignored when ``extractor`` is given.
+      callback: ``callback(step, image)`` every ``callback_every`` steps and at
+        the end of each scale, with the current ``(H, W, 3)`` image.
+      stop_loss: end early once a loss evaluation at the finest scale is at or
+        below this value (benchmarks: time to reach a given loss).
+
+    Returns:
+      :class:`StylizeResult` with the final image and per-step loss history.
+    """
+    if optimizer not in ("adam", "lbfgs"):
+        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
+    if init not in ("content", "style", "noise"):
+        raise ValueError(f"init must be 'content', 'style' or 'noise', got {init!r}")
+    if size < 16:
+        raise ValueError(f"size must be at least 16 pixels, got {size}")
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise ValueError("style: need at least one style image")
+    blend = np.ones(len(styles)) if style_blend is None else np.asarray(style_blend, float)
+    if blend.shape != (len(styles),) or np.any(blend < 0) or blend.sum() <= 0:
+        raise ValueError(f"style_blend must be {len(styles)} non-negative weights with a "
+                         f"positive sum, got {style_blend}")
+    blend = blend / blend.sum()
+    schedule = _scale_schedule(scales, steps)
+    precision = resolve_precision(precision)
+    if extractor is None:
+        extractor = get_extractor(weights, precision)
+    loss_weights = (float(style_weight), float(content_weight), float(tv_weight))
+
+    content_full = _fit(_as_batch(content), size)
+    styles_full = [_fit(_as_batch(s), size) for s in styles]
+    if preserve_color:
+        content_lum = _luminance(content_full)
+        styles_full = [_match_luminance(_luminance(s), content_lum) for s in styles_full]
+        content_work = content_lum
+    else:
+        content_work = content_full
+
+    params = dict(size=size, steps=[s for _, s in schedule], optimizer=optimizer, init=init,
+                  style_weight=style_weight, content_weight=content_weight,
+                  tv_weight=tv_weight, learning_rate=learning_rate,
+                  preserve_color=preserve_color, scales=[s for s, _ in schedule],
+                  style_blend=blend.tolist(), precision=precision, seed=seed)
+    history: list[dict[str, float]] = []
+    total_steps = sum(n for _, n in schedule)
+    start = time.perf_counter()
+    image = None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_steps, disable=not progress, desc=f"stylize ({optimizer})",
+               unit="step")
+    global_step = 0
+    stop = False
+    for scale_index, (scale, n_steps) in enumerate(schedule):
+        full_h, full_w = content_work.shape[1:3]
+        hw = (max(16, round(full_h * scale)), max(16, round(full_w * scale)))
+        content_s = _resize(content_work, hw)
+        style_targets = {}
+        for weight, s in zip(blend, styles_full):
+            sh, sw = s.shape[1:3]
+            s_scaled = _resize(s, (max(16, round(sh * scale)), max(16, round(sw * scale))))
+            for name, feat in extractor(s_scaled)["style"].items():
+                g = weight * gram_matrix(feat)
+                style_targets[name] = style_targets.get(name, 0.0) + g
+        content_targets = extractor(content_s)["content"]
+
+        if image is None:
+            if init == "content":
+                image = content_s
+            elif init == "style":
+                image = _resize(styles_full[0], hw)
+            else:
+                rng = np.random.default_rng(seed)
+                image = tf.constant(rng.uniform(0.0, 1.0, (1, *hw, 3)).astype(np.float32))
+        else:
+            image = _resize(image, hw)
+
+        last_scale = scale_index == len(schedule) - 1
+
+        def record(terms):
+            nonlocal global_step, stop
+            global_step += 1
+            total, s_l, c_l, tv_l = (float(t) for t in terms)
+            history.append(dict(step=global_step, scale=scale_index, height=hw[0],
+                                width=hw[1], loss=total, style=s_l, content=c_l, tv=tv_l,
+                                seconds=time.perf_counter() - start))
+            bar.update(1)
+            bar.set_postfix(loss=f"{total:.4g}", size=f"{hw[0]}x{hw[1]}", refresh=False)
+            stop = stop_loss is not None and last_scale and total <= stop_loss
+
+        def maybe_callback(x, force=False):
+            if callback is not None and (force or global_step % callback_every == 0):
+                out = x if not preserve_color else _recolour(x, content_full)
+                callback(global_step, np.asarray(out[0]))
+
+        if optimizer == "adam":
+            var = tf.Variable(image, trainable=True, name="image")
+            opt = keras.optimizers.Adam(learning_rate=learning_rate,
+                                        beta_1=ADAM_DEFAULTS["beta_1"],
+                                        epsilon=ADAM_DEFAULTS["epsilon"])
+            step_fn = make_adam_step(extractor, var, style_targets, content_targets,
+                                     loss_weights, opt)
+            for _ in range(n_steps):
+                before = tf.identity(var) if stop_loss is not None else None
+                record(step_fn())
+                if stop:  # the recorded loss belongs to the image before this update
+                    var.assign(before)
+                    break
+                maybe_callback(var)
+            image = tf.convert_to_tensor(var)
+        else:
+            image = _run_lbfgs(extractor, image, style_targets, content_targets, loss_weights,
+                               n_steps, record, maybe_callback, lambda: stop)
+        maybe_callback(image, force=True)
+    bar.close()
+    if preserve_color:
+        image = _recolour(image, content_full)
+    return StylizeResult(np.asarray(image[0], dtype=np.float32), history, params)
+
+
+def _run_lbfgs(extractor, image, style_targets, content_targets, weights, n_steps, record,
+               maybe_callback, should_stop) -> tf.Tensor:
+    from scipy.optimize import Bounds, minimize
+
+    shape = tuple(image.shape)
+    value_and_grad = make_value_and_grad(extractor, shape, style_targets, content_targets,
+                                         weights)
+    best = {"loss": math.inf, "x": image}
+    evaluations = 0
+
+    class _Budget(Exception):
+        pass
+
+    def fun(flat: np.ndarray):
+        nonlocal evaluations
+        if evaluations >= n_steps or should_stop():
+            raise _Budget
+        evaluations += 1
+        x = tf.constant(flat.reshape(shape).astype(np.float32))
+        *terms, grad = value_and_grad(x)
+        record(terms)
+        loss = float(terms[0])
+        if loss < best["loss"]:
+            best.update(loss=loss, x=x)
+        maybe_callback(x)
+        return loss, grad.numpy().astype(np.float64).ravel()
+
+    if n_steps > 0:
+        try:
+            # the budget, not a tolerance, ends the run, as with Adam
+            minimize(fun, image.numpy().astype(np.float64).ravel(), jac=True,
+                     method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
+                     options={"maxiter": n_steps, "maxfun": n_steps, "ftol": 0.0,
+                              "gtol": 0.0, "maxcor": 20})
+        except _Budget:
+            pass
+    return best["x"]
