@@ -74,8 +74,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; keep normal permissions
     try:
         yield tmp_path
+        with open(tmp_path, "rb+") as f:  # contents on disk before the rename
+            os.fsync(f.fileno())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -90,7 +95,9 @@ def download(url: str, *, sha256: str | None = None, filename: str | None = None
     a fresh download that does not match raises :class:`ChecksumError` and is
     not kept.
     """
-    name = filename or url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "download"
+    name = filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "download"
+    if name in {".", ".."} or "/" in name or os.sep in name:
+        raise ValueError(f"{url}: cannot derive a safe file name ({name!r}); pass filename=")
     key = hashlib.sha256(url.encode()).hexdigest()[:12]
     target = cache_dir("downloads", key) / name
     if target.exists():
@@ -99,10 +106,14 @@ def download(url: str, *, sha256: str | None = None, filename: str | None = None
         target.unlink()  # stale or corrupt copy: fetch again
     with atomic_path(target) as tmp:
         digest = hashlib.sha256()
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, \
+                    open(tmp, "wb") as out:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:  # URLError, timeouts, resets
+            raise OSError(f"{url}: download failed ({exc})") from None
         _check_digest(url, digest.hexdigest(), sha256)
     return target
 

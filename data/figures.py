@@ -16,7 +16,8 @@ import numpy as np
 from .cache import atomic_path
 from .images import IPTC_SYNTHETIC
 
-__all__ = ["figures_dir", "image_grid", "loss_curves", "save_figure"]
+__all__ = ["cogan_sharing_diagram", "figures_dir", "gan_loop_diagram", "image_grid",
+           "loss_curves", "save_figure"]
 
 
 def figures_dir(default: str | os.PathLike = "figures") -> Path:
@@ -85,3 +86,76 @@ def save_figure(fig, name: str, folder: str | os.PathLike | None = None, *,
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata=metadata)
     return path
+
+
+def _box(ax, xy, text, color, w=1.6, h=0.8):
+    from matplotlib.patches import FancyBboxPatch
+
+    x, y = xy
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
+                                fc=color, ec="black", lw=1.2))
+    ax.text(x, y, text, ha="center", va="center", fontsize=10)
+
+
+def _arrow(ax, start, end, text="", color="black", style="-|>"):
+    ax.annotate("", xy=end, xytext=start,
+                arrowprops=dict(arrowstyle=style, color=color, lw=1.5))
+    if text:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, text, ha="center",
+                fontsize=9, color=color)
+
+
+def gan_loop_diagram():
+    """The GAN game as a diagram: z -> G -> fake; real/fake -> D -> loss; the
+    gradients flowing back to D and (through D) to G."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    _box(ax, (1, 1), "noise z\n~ U[-1, 1]", "#eeeeee")
+    _box(ax, (3.2, 1), "Generator G", "#b7d7f0")
+    _box(ax, (5.4, 1), "fake G(z)", "#f7d9b5")
+    _box(ax, (5.4, 3), "real x\n(data)", "#c9e8c0")
+    _box(ax, (7.4, 2), "Discriminator\nD", "#f0b7b7")
+    _box(ax, (9.2, 2), "loss", "#eeeeee", w=1.0)
+    _arrow(ax, (1.8, 1), (2.4, 1))
+    _arrow(ax, (4.0, 1), (4.6, 1))
+    _arrow(ax, (6.2, 1.2), (6.6, 1.8))
+    _arrow(ax, (6.2, 2.8), (6.6, 2.2))
+    _arrow(ax, (8.2, 2), (8.7, 2))
+    _arrow(ax, (9.2, 1.6), (3.2, 0.5), "G: make D say 'real'", "#1f5fa0", "-|>")
+    _arrow(ax, (9.2, 2.4), (7.6, 2.5), "D: tell real from fake", "#a01f1f")
+    ax.set_title("A GAN: two networks trained against each other")
+    return fig
+
+
+def cogan_sharing_diagram():
+    """CoGAN's weight sharing: generators share all layers but the output
+    layer, discriminators all layers but the input layer."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0, 4.4)
+    ax.axis("off")
+    _box(ax, (0.8, 2.2), "z", "#eeeeee", w=0.8)
+    _box(ax, (2.7, 2.2), "shared layers\n(G1 = G2)", "#b7d7f0", w=2.0, h=1.4)
+    _box(ax, (5.0, 3.3), "output 1", "#dbe9f6", w=1.4)
+    _box(ax, (5.0, 1.1), "output 2", "#dbe9f6", w=1.4)
+    _box(ax, (6.9, 3.3), "x1: digit", "#f7d9b5", w=1.5)
+    _box(ax, (6.9, 1.1), "x2: edges /\nnegative", "#f7d9b5", w=1.5)
+    _box(ax, (8.7, 3.3), "input 1", "#f6dbdb", w=1.2)
+    _box(ax, (8.7, 1.1), "input 2", "#f6dbdb", w=1.2)
+    _box(ax, (10.7, 2.2), "shared layers\n(D1 = D2)", "#f0b7b7", w=2.0, h=1.4)
+    _arrow(ax, (1.2, 2.2), (1.7, 2.2))
+    for y in (3.3, 1.1):
+        _arrow(ax, (3.7, 2.2 + (y - 2.2) * 0.4), (4.3, y))
+        _arrow(ax, (5.7, y), (6.15, y))
+        _arrow(ax, (7.65, y), (8.1, y))
+        _arrow(ax, (9.3, y), (9.7, 2.2 + (y - 2.2) * 0.4))
+    ax.text(2.7, 0.2, "high-level semantics shared", ha="center", fontsize=9, color="#1f5fa0")
+    ax.text(10.7, 0.2, "high-level features shared", ha="center", fontsize=9, color="#a01f1f")
+    ax.set_title("CoGAN: one noise vector, two domains, shared weights tie the pair together")
+    return fig

@@ -108,6 +108,8 @@ def load_image(source: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_
     data = path.read_bytes()
     if not data:
         raise ValueError(f"{name}: file is empty (0 bytes), expected an image")
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own max_pixels check below replaces Pillow's
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format not in _FORMATS:
@@ -126,6 +128,8 @@ def load_image(source: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_
         raise ValueError(f"{name}: image too large ({exc})") from None
     except (OSError, SyntaxError) as exc:  # Pillow reports truncation as OSError
         raise ValueError(f"{name}: truncated or corrupt image data ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
     return resize_max_side(array, max_side)
 
 

@@ -71,7 +71,15 @@ def numpy_globals() -> dict[tuple[str, str], Any]:
         allowed[(mod, "scalar")] = _numpy_scalar
     allowed[("numpy", "ndarray")] = np.ndarray
     allowed[("numpy", "dtype")] = np.dtype
+    allowed[("_codecs", "encode")] = _latin1_encode  # Python 3 protocol-2 bytes
     return allowed
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``codecs.encode`` as protocol-2 pickles use it, latin-1 only."""
+    if encoding.replace("-", "").lower() not in ("latin1", "iso88591"):
+        raise UnsafePickleError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
 
 
 def _numpy_scalar(dtype: Any, data: bytes | str) -> Any:

@@ -75,17 +75,24 @@ def _allowed() -> dict[tuple[str, str], Any]:
     return allowed
 
 
-def _materialise(obj: Any, storages: dict[str, np.ndarray]) -> Any:
+def _materialise(obj: Any, storages: dict[str, np.ndarray], source: str) -> Any:
     if isinstance(obj, _TensorRef):
         base = storages[obj.storage.key]
         item = base.itemsize
+        if obj.offset < 0 or any(n < 0 for n in obj.size) or any(s < 0 for s in obj.stride) \
+                or len(obj.size) != len(obj.stride):
+            raise ValueError(f"{source}: tensor with invalid offset/size/stride")
+        if 0 not in obj.size:
+            last = obj.offset + sum((n - 1) * s for n, s in zip(obj.size, obj.stride))
+            if last >= len(base):  # would read outside its storage
+                raise ValueError(f"{source}: tensor extends past the end of its storage")
         view = np.lib.stride_tricks.as_strided(
             base[obj.offset:], shape=obj.size, strides=[s * item for s in obj.stride])
         return np.array(view)  # own the memory, contiguous
     if isinstance(obj, dict):
-        return type(obj)((k, _materialise(v, storages)) for k, v in obj.items())
+        return type(obj)((k, _materialise(v, storages, source)) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialise(v, storages) for v in obj)
+        return type(obj)(_materialise(v, storages, source) for v in obj)
     return obj
 
 
@@ -129,8 +136,11 @@ def load_torch_legacy(data: bytes, *, source: str = "<bytes>") -> Any:
     try:
         obj = RestrictedUnpickler(f, allowed, source=source,
                                   persistent_load=persistent_load).load()
-    except (pickle.UnpicklingError, EOFError) as exc:
-        raise ValueError(f"{source}: corrupt object pickle ({exc})") from None
+    except UnsafePickleError:
+        raise
+    except Exception as exc:  # malformed streams raise many types; name the file
+        raise ValueError(f"{source}: corrupt object pickle ({type(exc).__name__}: {exc})") \
+            from None
     keys = plain("storage key list")
     if not isinstance(keys, list) or set(keys) != set(refs):
         raise ValueError(f"{source}: storage key list does not match the tensors")
@@ -147,4 +157,4 @@ def load_torch_legacy(data: bytes, *, source: str = "<bytes>") -> Any:
         if numel != ref.numel or len(raw) != numel * itemsize:
             raise ValueError(f"{source}: storage {key} is truncated or has the wrong size")
         storages[key] = np.frombuffer(raw, dtype=np.dtype(ref.dtype).newbyteorder("<"))
-    return _materialise(obj, storages)
+    return _materialise(obj, storages, source)

@@ -31,8 +31,13 @@ def find_notebooks(only: Sequence[str] = ()) -> list[Path]:
 
 
 def execute_notebook(path: Path, *, preset: str = "small", figures_dir: Path,
-                     output_dir: Path | None = None, timeout: int = 3600) -> Path:
+                     output_dir: Path | None = None, runs_dir: Path | None = None,
+                     timeout: int = 3600) -> Path:
     """Run ``path`` top to bottom in a fresh kernel; return the executed copy.
+
+    Training notebooks keep their runs (checkpoints, logs) under ``runs_dir``
+    (default ``runs/<preset>``): a second execution resumes instead of
+    retraining.
 
     Raises ``nbclient.exceptions.CellExecutionError`` naming the failing cell.
     """
@@ -42,11 +47,16 @@ def execute_notebook(path: Path, *, preset: str = "small", figures_dir: Path,
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     nb = nbformat.read(path, as_version=4)
+    runs_dir = Path(runs_dir or ROOT / "runs" / preset)
     env = {"DEEPFAKE_PRESET": preset, "FIGURES_DIR": str(Path(figures_dir).resolve()),
+           "RUNS_DIR": str(runs_dir.resolve()),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                         os.environ.get("PYTHONPATH")])),
-           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-           "MPLBACKEND": "Agg"}
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    from data.cache import atomic_path
+
+    output_dir = Path(output_dir or ROOT / "build" / "notebooks" / preset)
+    out = output_dir / path.name
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -59,10 +69,9 @@ def execute_notebook(path: Path, *, preset: str = "small", figures_dir: Path,
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    output_dir = Path(output_dir or ROOT / "build" / "notebooks" / preset)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    out = output_dir / path.name
-    nbformat.write(nb, out)
+        # keep what ran, also when a cell failed: the traceback is in the copy
+        with atomic_path(out) as tmp:
+            nbformat.write(nb, str(tmp))
     return out
 
 

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                          preserve_color=args.preserve_color, scales=args.scales,
                          precision=args.precision, seed=args.seed, weights=args.weights,
                          progress=not args.quiet)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # bad input, or weights/URL unreachable
         print(f"error: {exc}", file=sys.stderr)
         return 2
     params = dict(result.params, content=str(args.content), styles=[str(s) for s in args.styles])

@@ -13,6 +13,7 @@ over an image ``x`` in [0, 1], with Adam (the TensorFlow tutorial) or L-BFGS-B
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,11 +67,14 @@ def get_extractor(weights: str | None = "imagenet", precision: str = "float32") 
 
 @dataclass
 class StylizeResult:
-    """``image``: ``(H, W, 3)`` float32 in [0, 1]. ``history``: one dict per loss
-    evaluation with ``step, scale, height, width, loss, style, content, tv,
-    seconds``. ``params``: the settings used (for provenance metadata)."""
+    """``image``: ``(H, W, 3)`` float32 in [0, 1]. ``loss``: total loss of that
+    image (evaluated once more at the end, so it is exact for Adam and
+    L-BFGS alike). ``history``: one dict per loss evaluation with ``step,
+    scale, height, width, loss, style, content, tv, seconds``. ``params``: the
+    settings used (for provenance metadata)."""
 
     image: np.ndarray
+    loss: float = math.nan
     history: list[dict[str, float]] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -79,12 +83,12 @@ class StylizeResult:
         return self.history[-1]["seconds"] if self.history else 0.0
 
 
-def _as_batch(image: Any) -> tf.Tensor:
+def _as_batch(image: Any, name: str = "image") -> tf.Tensor:
     x = tf.convert_to_tensor(np.asarray(image, dtype=np.float32))
     if x.shape.rank == 3:
         x = x[tf.newaxis]
     if x.shape.rank != 4 or x.shape[0] != 1 or x.shape[-1] != 3:
-        raise ValueError(f"images must have shape (H, W, 3), got {tuple(x.shape)}")
+        raise ValueError(f"{name}: images must have shape (H, W, 3), got {tuple(x.shape)}")
     return x
 
 
@@ -162,15 +166,15 @@ def make_value_and_grad(extractor: keras.Model, shape: tuple[int, ...], style_ta
 
 def _scale_schedule(scales: int | Sequence[float], steps: int | Sequence[int]
                     ) -> list[tuple[float, int]]:
-    if isinstance(scales, int):
+    if isinstance(scales, numbers.Integral):
         if scales < 1:
             raise ValueError(f"scales must be >= 1, got {scales}")
-        scales = [0.5 ** (scales - 1 - i) for i in range(scales)]
+        scales = [0.5 ** (int(scales) - 1 - i) for i in range(int(scales))]
     scales = [float(s) for s in scales]
     if not scales or any(not 0 < s <= 1 for s in scales) or scales != sorted(scales):
         raise ValueError(f"scales must be increasing fractions in (0, 1], got {scales}")
-    if isinstance(steps, int):
-        steps = [steps] * len(scales)
+    if isinstance(steps, numbers.Integral):
+        steps = [int(steps)] * len(scales)
     steps = [int(s) for s in steps]
     if len(steps) != len(scales) or any(s < 0 for s in steps):
         raise ValueError(f"steps must be one int or one per scale ({len(scales)}), got {steps}")
@@ -236,6 +240,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
         raise ValueError(f"init must be 'content', 'style' or 'noise', got {init!r}")
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
+    if callback_every < 1:
+        raise ValueError(f"callback_every must be >= 1, got {callback_every}")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("style: need at least one style image")
@@ -248,10 +254,12 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     precision = resolve_precision(precision)
     if extractor is None:
         extractor = get_extractor(weights, precision)
+    else:
+        precision = getattr(extractor, "precision", precision)
     loss_weights = (float(style_weight), float(content_weight), float(tv_weight))
 
-    content_full = _fit(_as_batch(content), size)
-    styles_full = [_fit(_as_batch(s), size) for s in styles]
+    content_full = _fit(_as_batch(content, "content"), size)
+    styles_full = [_fit(_as_batch(s, f"style[{i}]"), size) for i, s in enumerate(styles)]
     if preserve_color:
         content_lum = _luminance(content_full)
         styles_full = [_match_luminance(_luminance(s), content_lum) for s in styles_full]
@@ -273,6 +281,7 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     bar = tqdm(total=total_steps, disable=not progress, desc=f"stylize ({optimizer})",
                unit="step")
     global_step = 0
+    last_callback = -1
     stop = False
     for scale_index, (scale, n_steps) in enumerate(schedule):
         full_h, full_w = content_work.shape[1:3]
@@ -312,7 +321,11 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             stop = stop_loss is not None and last_scale and total <= stop_loss
 
         def maybe_callback(x, force=False):
-            if callback is not None and (force or global_step % callback_every == 0):
+            nonlocal last_callback
+            if callback is None or last_callback == global_step:
+                return
+            if force or global_step % callback_every == 0:
+                last_callback = global_step
                 out = x if not preserve_color else _recolour(x, content_full)
                 callback(global_step, np.asarray(out[0]))
 
@@ -336,9 +349,11 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                                n_steps, record, maybe_callback, lambda: stop)
         maybe_callback(image, force=True)
     bar.close()
+    final_loss = float(_loss_terms(extractor, image, style_targets, content_targets,
+                                   loss_weights)[0])
     if preserve_color:
         image = _recolour(image, content_full)
-    return StylizeResult(np.asarray(image[0], dtype=np.float32), history, params)
+    return StylizeResult(np.asarray(image[0], dtype=np.float32), final_loss, history, params)
 
 
 def _run_lbfgs(extractor, image, style_targets, content_targets, weights, n_steps, record,

@@ -30,12 +30,14 @@ def test_png_roundtrip_exact(tmp_path, rng):
 
 
 def test_jpeg_matches_tf_decoder(tmp_path, rng):
-    pixels = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:32, 0:48]
+    pixels = np.stack([xx * 5, yy * 7, (xx + yy) * 3], -1).astype(np.uint8)  # smooth photo-like
     data = tf.io.encode_jpeg(pixels, quality=95).numpy()
     out = load_image(_write(tmp_path / "a.jpg", data))
-    reference = tf.io.decode_jpeg(data).numpy() / 255.0
-    # two JPEG decoders may differ by a grey level or two (IDCT rounding)
-    assert np.abs(out - reference).max() <= 3 / 255
+    reference = tf.io.decode_jpeg(data, dct_method="INTEGER_ACCURATE").numpy() / 255.0
+    # two JPEG decoders differ slightly (IDCT rounding, chroma upsampling)
+    assert np.abs(out - reference).mean() < 1 / 255
+    assert np.abs(out - reference).max() <= 8 / 255
 
 
 @pytest.mark.parametrize("fmt,kwargs", [("BMP", {}), ("WEBP", {"lossless": True}),
@@ -209,8 +211,11 @@ def test_url_download_checksum(isolated_cache, http_server, rng):
     (root / "img.png").write_bytes(data)
     good = hashlib.sha256(data).hexdigest()
     np.testing.assert_allclose(load_image(f"{base}/img.png", sha256=good), pixels / 255.0)
+    files_before = {p for p in isolated_cache.rglob("*") if p.is_file()}
+    assert len(files_before) == 1
     with pytest.raises(ChecksumError, match="SHA-256 mismatch"):
         download(f"{base}/img.png?v=2", sha256="0" * 64)
     # a failed verification leaves nothing behind in the cache
-    assert not [p for p in isolated_cache.rglob("*") if p.is_file() and "v=2" in p.name]
-    assert len([p for p in isolated_cache.rglob("*.png")]) == 1
+    assert {p for p in isolated_cache.rglob("*") if p.is_file()} == files_before
+    with pytest.raises(OSError, match="missing.png: download failed"):
+        download(f"{base}/missing.png")

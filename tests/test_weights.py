@@ -34,6 +34,9 @@ class _FakeTorch:
         def _rebuild_tensor_v2(*args):  # never called while writing
             raise AssertionError
 
+        # pickle names functions by module and qualname
+        _rebuild_tensor_v2.__module__ = "torch._utils"
+        _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
         utils._rebuild_tensor_v2 = _rebuild_tensor_v2
         for name in ("FloatStorage", "ByteStorage", "LongStorage"):
             setattr(torch, name, type(name, (), {"__module__": "torch"}))

@@ -1,0 +1,94 @@
+"""Reproduce the CoGAN paper's MNIST table: pixel agreement of CoGAN and the
+conditional-GAN baseline on task A (digits/edges) and B (digits/negatives),
+over several seeds, with the CPU time of every run.
+
+    python benchmarks/cogan_table.py                      # 3 seeds, the CPU configuration
+    python benchmarks/cogan_table.py --width 1 --steps 50000   # the paper's generator and length
+
+Runs live in ``runs/cogan_table/<model>_<task>_s<seed>`` and resume if
+interrupted. Results go to ``benchmarks/results/cogan_table.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cogan import PAPER_TABLE, TrainConfig, pixel_agreement_of_model, train  # noqa: E402
+from data.cache import atomic_path  # noqa: E402
+from data.mnist import load_mnist  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=["cogan", "cgan"])
+    ap.add_argument("--tasks", nargs="+", default=["edges", "negatives"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--width", type=float, default=0.125)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--pairs", type=int, default=10000, help="generated pairs per evaluation")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "cogan_table")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cogan_table.json")
+    args = ap.parse_args()
+
+    (x_train, _), _ = load_mnist()
+    rows = []
+    for model in args.models:
+        for task in args.tasks:
+            for seed in args.seeds:
+                config = TrainConfig(run_dir=str(args.runs / f"{model}_{task}_s{seed}"),
+                                     model=model, task=task, width=args.width,
+                                     batch_size=args.batch_size, steps=args.steps, seed=seed,
+                                     sample_every=max(1, args.steps // 4),
+                                     checkpoint_every=max(1, args.steps // 10))
+                cpu0, wall0 = cpu_seconds(), time.perf_counter()
+                result = train(config, x_train=x_train, show_progress=False)
+                cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+                ratio = pixel_agreement_of_model(result.model, task, n=args.pairs)
+                row = dict(model=model, task=task, seed=seed, steps=args.steps,
+                           pixel_agreement=ratio, cpu_seconds=cpu, wall_seconds=wall,
+                           resumed_from=result.start_step)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    summary = {}
+    for model in args.models:
+        for task in args.tasks:
+            vals = [r["pixel_agreement"] for r in rows if (r["model"], r["task"]) == (model, task)]
+            walls = [r["wall_seconds"] for r in rows if (r["model"], r["task"]) == (model, task)]
+            summary[f"{model}/{task}"] = dict(mean=float(np.mean(vals)), std=float(np.std(vals)),
+                                              n=len(vals), paper=PAPER_TABLE[model, task],
+                                              wall_seconds_per_run=float(np.mean(walls)))
+    report = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  machine=f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+                  tensorflow=tf.__version__, steps=args.steps, width=args.width,
+                  batch_size=args.batch_size, pairs=args.pairs, threshold=0.5,
+                  command=" ".join(["python", "benchmarks/cogan_table.py"] + sys.argv[1:]),
+                  rows=rows, summary=summary)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""Training DCGAN, CoGAN and the conditional-GAN baseline on MNIST domains.
+
+:func:`train` is the API; ``python -m cogan train`` the CLI. One
+``tf.function`` step updates G and D from the same forward pass (two tapes,
+as in the TensorFlow DCGAN tutorial) on every replica of the
+``tf.distribute`` strategy. Runs checkpoint, resume exactly, log to
+TensorBoard and save sample grids (see :mod:`core.loop`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.gan_losses import discriminator_loss, generator_loss
+from core.loop import Run, get_strategy, progress, set_seed, tile_images
+from data.mnist import digit_stream, load_mnist, unpaired_domains
+
+from .models import CoGAN, ConditionalGAN, DCGAN
+
+__all__ = ["MODELS", "TrainConfig", "TrainResult", "build_model", "make_train_step",
+           "sample_grid", "train"]
+
+MODELS = {"dcgan": DCGAN, "cogan": CoGAN, "cgan": ConditionalGAN}
+
+
+@dataclass
+class TrainConfig:
+    """Options of a run (saved as ``options.json`` beside the checkpoints).
+
+    Paper values (Liu & Tuzel 2016, official code): batch 64, Adam lr 2e-4,
+    betas (0.5, 0.999), weight decay 5e-4, noise 100-d uniform in [-1, 1],
+    full-width generator (``width=1``), 50k iterations.
+    """
+
+    run_dir: str = "runs/cogan"
+    model: str = "cogan"            # dcgan | cogan | cgan
+    task: str = "negatives"         # edges | negatives (domain 2); dcgan: digits only
+    width: float = 0.125            # generator channel multiplier (1.0 = paper)
+    image_size: int = 28            # 28 for MNIST; 64 for CelebA faces
+    channels: int = 1
+    batch_size: int = 64
+    steps: int = 3000
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    weight_decay: float = 5e-4      # decoupled (AdamW-style); Caffe's was L2
+    gan_loss: str = "bce"
+    seed: int = 0
+    strategy: str = "default"
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
+        if self.task not in ("edges", "negatives"):
+            raise ValueError(f"task must be 'edges' or 'negatives', got {self.task!r}")
+        for name in ("batch_size", "steps", "log_every", "sample_every", "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if not 0 < self.width <= 4:
+            raise ValueError(f"width must be in (0, 4], got {self.width}")
+
+
+@dataclass
+class TrainResult:
+    """``history``: one row per step since the run began (``step, seconds,
+    d_loss, g_loss``; ``seconds`` counts from the start of each session)."""
+
+    model: keras.Model
+    history: list[dict[str, float]] = field(default_factory=list)
+    start_step: int = 0
+    seconds: float = 0.0
+    run_dir: Path | None = None
+
+
+def build_model(config: TrainConfig) -> keras.Model:
+    model = MODELS[config.model](width=config.width, image_size=config.image_size,
+                                 channels=config.channels)
+    model.build_all()
+    return model
+
+
+def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
+    opt = keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1,
+                                beta_2=config.beta_2, weight_decay=config.weight_decay or None)
+    opt.build(variables)  # slots exist before a checkpoint is restored into them
+    return opt
+
+
+def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.Strategy, *,
+                    seed: int, gan_loss: str = "bce"):
+    """``step_fn(per_replica_batch, step) -> {"d_loss", "g_loss"}`` (a tf.function).
+
+    The noise of replica ``r`` at step ``k`` is drawn statelessly from
+    ``(seed, k, r)``; losses are averaged over the global batch.
+    """
+    two_domains = not isinstance(model, DCGAN)
+    g_vars, d_vars = model.generator_variables, model.discriminator_variables
+
+    def replica_step(batch, step):
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync
+        replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+        key = tf.stack([tf.cast(seed, tf.int64), step * 64 + replica])
+        z = tf.random.stateless_uniform([tf.shape(batch[0])[0], model.noise_dim], key, -1.0, 1.0)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            if two_domains:
+                fakes = model.generate(z, training=True)
+                real_logits = [model.discriminate(batch[i], i, training=True) for i in (0, 1)]
+                fake_logits = [model.discriminate(fakes[i], i, training=True) for i in (0, 1)]
+            else:
+                real_logits = [model.discriminate(batch[0], training=True)]
+                fake_logits = [model.discriminate(model.generate(z, training=True),
+                                                  training=True)]
+            d_loss = tf.add_n([discriminator_loss(r, f, gan_loss)
+                               for r, f in zip(real_logits, fake_logits)])
+            g_loss = tf.add_n([generator_loss(f, gan_loss) for f in fake_logits])
+            # each replica holds 1/replicas of the global batch: scale so the
+            # summed gradients equal the gradient of the global mean
+            g_scaled, d_scaled = g_loss / replicas, d_loss / replicas
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        g_opt.apply_gradients(zip(g_grads, g_vars))
+        d_opt.apply_gradients(zip(d_grads, d_vars))
+        return d_loss, g_loss
+
+    @tf.function
+    def step_fn(batch, step):
+        d, g = strategy.run(replica_step, args=(batch, step))
+        mean = tf.distribute.ReduceOp.MEAN
+        return {"d_loss": strategy.reduce(mean, d, axis=None),
+                "g_loss": strategy.reduce(mean, g, axis=None)}
+
+    return step_fn
+
+
+def sample_grid(model: keras.Model, n: int = 16, seed: int = 777) -> np.ndarray:
+    """A grid of samples from fixed noise: pairs side by side (two-domain
+    models: rows of ``x1 | x2``), or ``n`` digits (DCGAN)."""
+    z = tf.random.stateless_uniform([n, model.noise_dim], [seed, 0], -1.0, 1.0)
+    out = model.generate(z, training=False)
+    if isinstance(out, (tuple, list)):
+        pairs = np.stack([np.asarray(out[0]), np.asarray(out[1])], axis=1)  # (n, 2, H, W, 1)
+        return tile_images(pairs.reshape(-1, *pairs.shape[2:]), ncols=8)
+    return tile_images(out, ncols=8)
+
+
+def _dataset(config: TrainConfig, x_train: np.ndarray | None, start: int,
+             strategy: tf.distribute.Strategy, stream_fn=None):
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the "
+                         f"{replicas} replicas of the strategy")
+
+    def per_replica(ctx: tf.distribute.InputContext):
+        b = ctx.get_per_replica_batch_size(config.batch_size)
+        shard = ctx.input_pipeline_id
+        if stream_fn is not None:
+            return stream_fn(b, start, shard)
+        if config.model == "dcgan":
+            return digit_stream(x_train, batch_size=b, seed=config.seed, start_step=start,
+                                shard=shard)
+        return unpaired_domains(x_train, config.task, batch_size=b, seed=config.seed,
+                                start_step=start, shard=shard)
+
+    return strategy.distribute_datasets_from_function(per_replica)
+
+
+def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
+          strategy: tf.distribute.Strategy | None = None, show_progress: bool = True,
+          stop_after: int | None = None, stream_fn=None) -> TrainResult:
+    """Train (or resume) the run in ``config.run_dir`` up to ``config.steps``.
+
+    Args:
+      x_train: uint8 digits ``(N, 28, 28)``; default: the MNIST training set.
+      strategy: a ``tf.distribute`` strategy; default from ``config.strategy``.
+      stop_after: stop after this many steps of this session (simulates an
+        interruption in tests; a checkpoint is written first).
+      stream_fn: other data, ``stream_fn(per_replica_batch, start_step, shard)
+        -> tf.data.Dataset`` of ``(domain1, domain2)`` (or 1-tuples for
+        DCGAN) batches shaped like ``config.image_size/channels``; e.g.
+        :func:`data.celeba.domain_stream`.
+    """
+    set_seed(config.seed)
+    strategy = strategy or get_strategy(config.strategy)
+    if x_train is None and stream_fn is None:
+        (x_train, _), _ = load_mnist()
+    with strategy.scope():
+        model = build_model(config)
+        g_opt = _optimizer(config, model.generator_variables)
+        d_opt = _optimizer(config, model.discriminator_variables)
+    data_size = len(x_train) if x_train is not None else "stream"
+    run = Run(config.run_dir, dict(dataclasses.asdict(config), data_size=data_size),
+              trackables={"model": model, "g_opt": g_opt, "d_opt": d_opt},
+              resumable=("steps", "log_every", "sample_every", "checkpoint_every", "run_dir"))
+    start = run.restore()
+    result = TrainResult(model=model, history=run.history, start_step=start, run_dir=run.dir)
+    if start >= config.steps:
+        return result
+    step_fn = make_train_step(model, g_opt, d_opt, strategy, seed=config.seed,
+                              gan_loss=config.gan_loss)
+    batches = iter(_dataset(config, x_train, start, strategy, stream_fn))
+    end = config.steps if stop_after is None else min(config.steps, start + stop_after)
+    bar = progress(end - start, desc=f"{config.model}/{config.task}", disable=not show_progress)
+    t0 = time.perf_counter()
+    try:
+        for step in range(start, end):
+            out = step_fn(next(batches), tf.constant(step, tf.int64))
+            losses = {k: float(v) for k, v in out.items()}
+            run.step.assign(step + 1)
+            done = step + 1
+            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
+            bar.update(1)
+            bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}",
+                            refresh=False)
+            if done % config.log_every == 0:
+                run.log_scalars(done, losses)
+            if done % config.sample_every == 0 or done == end:
+                run.log_images(done, "samples", sample_grid(model))
+            if done % config.checkpoint_every == 0 or done == end:
+                run.save()
+    except KeyboardInterrupt:
+        run.save()  # the step counter matches the weights: resume continues from here
+        raise
+    finally:
+        bar.close()
+    run.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
+    import json
+
+    path = Path(run_dir) / "options.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: no readable options file ({exc})") from None
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = {k: v for k, v in saved.items() if k in names}
+    saved.update(overrides, run_dir=str(run_dir))
+    return TrainConfig(**saved)

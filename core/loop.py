@@ -1,0 +1,187 @@
+"""Training-loop plumbing shared by every GAN in the repository.
+
+A run lives in one folder::
+
+    RUN_DIR/options.json      the options it was started with (junyanz-style)
+    RUN_DIR/history.json      per-step losses up to the newest checkpoint
+    RUN_DIR/checkpoints/      tf.train.Checkpoint files (weights, optimizer
+                              slots, step, RNG state), newest 3 kept
+    RUN_DIR/logs/             TensorBoard scalars and sample grids
+    RUN_DIR/samples/          sample grids as PNG (marked synthetic)
+
+:class:`Run` restores the newest checkpoint when the folder already has one,
+and refuses to resume with options that change the model or the data.
+Randomness comes from ``(seed, step)`` (stateless ops), so an interrupted and
+resumed run computes exactly what an uninterrupted run computes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from data.cache import atomic_path
+
+__all__ = ["Run", "get_strategy", "progress", "set_seed", "tile_images"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``)."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def get_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """``"default"`` (one device), ``"mirrored"`` (all local GPUs, or CPUs
+    configured as logical devices) or ``"tpu"``."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"strategy must be 'default', 'mirrored' or 'tpu', got {name!r}")
+
+
+def progress(total: int, initial: int = 0, desc: str = "train", disable: bool = False):
+    """A tqdm progress bar (notebook-aware)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", disable=disable)
+
+
+def tile_images(images: Any, ncols: int = 8) -> np.ndarray:
+    """``(N, H, W, C)`` in [0, 1] -> one ``(rows*H, ncols*W, 3)`` grid (gaps of 1 px)."""
+    arr = np.clip(np.asarray(images, np.float32), 0, 1)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    n, h, w, c = arr.shape
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    grid = np.ones((nrows * (h + 1) - 1, ncols * (w + 1) - 1, c), np.float32)
+    for i in range(n):
+        r, q = divmod(i, ncols)
+        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = arr[i]
+    return grid
+
+
+class Run:
+    """Checkpoints, options and logs of one training run.
+
+    Args:
+      run_dir: the run folder (created if missing).
+      options: JSON-serialisable options. Written to ``options.json`` on a
+        fresh run; on resume, keys outside ``resumable`` must match.
+      trackables: what to checkpoint (models, optimizers, ...); a ``step``
+        variable is added.
+      resumable: option keys allowed to change between sessions (e.g. the
+        total number of steps).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, options: Mapping[str, Any], *,
+                 trackables: Mapping[str, Any], resumable: Iterable[str] = ("steps",),
+                 max_to_keep: int = 3) -> None:
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.options = json.loads(json.dumps(dict(options), default=str))
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.dir / "checkpoints"),
+                                                  max_to_keep=max_to_keep)
+        self._resumable = set(resumable)
+        self._writer = None
+        self.history: list[dict[str, float]] = []
+
+    # -- options --------------------------------------------------------------
+    @property
+    def options_path(self) -> Path:
+        return self.dir / "options.json"
+
+    def _check_options(self) -> None:
+        try:
+            saved = json.loads(self.options_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{self.options_path}: unreadable options file ({exc})") from None
+        changed = sorted(k for k in set(saved) | set(self.options)
+                         if k not in self._resumable and saved.get(k) != self.options.get(k))
+        if changed:
+            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {self.options.get(k)!r}" for k in changed)
+            raise ValueError(f"{self.dir}: cannot resume, options differ from the saved run "
+                             f"({diffs}); use a new run folder")
+
+    def _write_options(self) -> None:
+        with atomic_path(self.options_path) as tmp:
+            tmp.write_text(json.dumps(self.options, indent=2, sort_keys=True) + "\n")
+
+    # -- checkpoints ----------------------------------------------------------
+    def restore(self) -> int:
+        """Restore the newest checkpoint if any; return the step to start from."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            self._write_options()
+            return 0
+        if self.options_path.exists():
+            self._check_options()
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as exc:
+            raise ValueError(f"{latest}: checkpoint does not match this model "
+                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
+        self._write_options()  # records the new value of resumable keys
+        step = int(self.step.numpy())
+        if self.history_path.exists():
+            try:
+                rows = json.loads(self.history_path.read_text())
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{self.history_path}: corrupt history ({exc})") from None
+            self.history = [r for r in rows if r.get("step", 0) <= step]
+        return step
+
+    @property
+    def history_path(self) -> Path:
+        return self.dir / "history.json"
+
+    def save(self) -> str:
+        """Write a checkpoint numbered by the current step, then the history up
+        to it (so the two always agree after a crash)."""
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        with atomic_path(self.history_path) as tmp:
+            tmp.write_text(json.dumps(self.history))
+        return path
+
+    # -- logging --------------------------------------------------------------
+    @property
+    def writer(self) -> tf.summary.SummaryWriter:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.dir / "logs"))
+        return self._writer
+
+    def log_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+        with self.writer.as_default(step=step):
+            for name, value in scalars.items():
+                tf.summary.scalar(name, float(value))
+
+    def log_images(self, step: int, name: str, grid: np.ndarray) -> Path:
+        """Log a grid to TensorBoard and save it as ``samples/NAME_STEP.png``."""
+        from data.images import save_image
+
+        with self.writer.as_default(step=step):
+            tf.summary.image(name, grid[None], max_outputs=1)
+        return save_image(self.dir / "samples" / f"{name}_{step:06d}.png", grid,
+                          generator=self.options.get("model", "gan"), params={"step": step})
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()

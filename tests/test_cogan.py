@@ -1,0 +1,214 @@
+"""CoGAN: weight sharing, the pixel-agreement metric, training, exact resume,
+tf.distribute and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cogan import (CoGAN, ConditionalGAN, DCGAN, TrainConfig, build_model, pixel_agreement,
+                   train)
+from core.loop import set_seed
+from cogan.__main__ import main as cli
+from data import read_provenance
+from data.mnist import edges, load_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(width=0.0625, batch_size=8, log_every=1, sample_every=2, checkpoint_every=2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x, _), _ = load_mnist()
+    return x[:512]
+
+
+def _refs(variables):
+    return {v.ref() for v in variables}
+
+
+def test_cogan_generators_share_all_but_the_output_layer():
+    model = CoGAN(width=0.0625)
+    model.build_all()
+    z = tf.random.uniform((2, model.noise_dim), -1, 1)
+    used = []
+    for i in (0, 1):
+        with tf.GradientTape() as tape:
+            out = model.generate(z, training=True)[i]
+            tape.gradient(tf.reduce_sum(out), model.generator_variables)
+        used.append(_refs(v for v in tape.watched_variables() if v.trainable))
+    shared = _refs(v for layer in model.g_shared for v in layer.trainable_variables)
+    assert shared and used[0] & used[1] == shared  # the very same variables
+    head1, head2 = (_refs(h.trainable_variables) for h in model.g_heads)
+    assert head1 <= used[0] and head2 <= used[1] and not head1 & head2
+
+
+def test_cogan_discriminators_share_all_but_the_input_layer():
+    model = CoGAN(width=0.0625)
+    model.build_all()
+    x = tf.random.uniform((2, 28, 28, 1))
+    used = []
+    for d in (0, 1):
+        with tf.GradientTape() as tape:
+            tape.gradient(tf.reduce_sum(model.discriminate(x, d)), model.discriminator_variables)
+        used.append(_refs(v for v in tape.watched_variables() if v.trainable))
+    shared = _refs(v for layer in model.d_shared for v in layer.trainable_variables)
+    first1 = _refs(v for layer in model.d1_in for v in layer.trainable_variables)
+    first2 = _refs(v for layer in model.d2_in for v in layer.trainable_variables)
+    assert used[0] & used[1] == shared
+    assert first1 <= used[0] and first2 <= used[1] and not first1 & first2
+
+
+def test_conditional_gan_and_dcgan_shapes():
+    cgan = ConditionalGAN(width=0.0625)
+    cgan.build_all()
+    z = tf.random.uniform((3, cgan.noise_dim), -1, 1)
+    x1, x2 = cgan.generate(z)
+    assert x1.shape == x2.shape == (3, 28, 28, 1)
+    assert float(tf.reduce_mean(tf.abs(x1 - x2))) > 0  # the domain bit matters
+    assert cgan.discriminate(x1, 1).shape == (3, 1)
+    gan = DCGAN(width=0.0625)
+    gan.build_all()
+    img = gan.generate(z)
+    assert img.shape == (3, 28, 28, 1) and 0 <= float(tf.reduce_min(img))
+    assert float(tf.reduce_max(img)) <= 1
+
+
+def test_pixel_agreement_hand_made_cases():
+    x1 = np.zeros((2, 4, 4, 1), np.float32)
+    x1[0, :2] = 1.0  # top half white
+    neg = 1.0 - x1
+    np.testing.assert_allclose(pixel_agreement(x1, neg, "negatives").numpy(), [1.0, 1.0])
+    half_wrong = neg.copy()
+    half_wrong[:, :, :2] = 1.0 - half_wrong[:, :, :2]  # flip the left half of every image
+    np.testing.assert_allclose(pixel_agreement(x1, half_wrong, "negatives").numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(pixel_agreement(x1, x1, "negatives").numpy(), [0.0, 0.0])
+    # edges: a white dot's edge image is its 8-neighbour ring
+    dot = np.zeros((1, 5, 5, 1), np.float32)
+    dot[0, 2, 2] = 1.0
+    ring = edges(tf.constant(dot)).numpy()
+    assert float(pixel_agreement(dot, ring, "edges")[0]) == 1.0
+    assert float(pixel_agreement(dot, np.zeros_like(dot), "edges")[0]) == pytest.approx(17 / 25)
+
+
+def _weights(model):
+    return [v.numpy() for v in model.weights]
+
+
+def test_one_step_moves_both_domains(tmp_path, digits):
+    config = TrainConfig(run_dir=str(tmp_path / "r"), steps=1, **TINY)
+    set_seed(config.seed)
+    initial = build_model(config)  # train() builds the same weights from the same seed
+    set_seed(config.seed)
+    for a, b in zip(_weights(initial), _weights(build_model(config))):
+        np.testing.assert_array_equal(a, b)
+    result = train(config, x_train=digits, show_progress=False)
+    z = tf.random.stateless_uniform([4, 100], [1, 2], -1, 1)
+    for before, after in zip(initial.generate(z), result.model.generate(z)):
+        assert float(tf.reduce_max(tf.abs(before - after))) > 1e-6
+
+
+@pytest.mark.parametrize("model", ["cogan", "cgan", "dcgan"])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, digits, model):
+    base = dict(model=model, task="edges", steps=4, seed=3, **TINY)
+    straight = train(TrainConfig(run_dir=str(tmp_path / "a"), **base), x_train=digits,
+                     show_progress=False)
+    first = train(TrainConfig(run_dir=str(tmp_path / "b"), **base), x_train=digits,
+                  show_progress=False, stop_after=3)
+    assert first.history[-1]["step"] == 3
+    resumed = train(TrainConfig(run_dir=str(tmp_path / "b"), **base), x_train=digits,
+                    show_progress=False)
+    assert resumed.start_step == 3 and [h["step"] for h in resumed.history] == [1, 2, 3, 4]
+    for a, b in zip(straight.history, resumed.history):
+        assert (a["d_loss"], a["g_loss"]) == (b["d_loss"], b["g_loss"])
+    for a, b in zip(_weights(straight.model), _weights(resumed.model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_run_folder_layout_and_resume_guards(tmp_path, digits):
+    run = tmp_path / "run"
+    config = TrainConfig(run_dir=str(run), steps=2, **TINY)
+    train(config, x_train=digits, show_progress=False)
+    options = json.loads((run / "options.json").read_text())
+    assert options["model"] == "cogan" and options["width"] == TINY["width"]
+    assert list((run / "logs").iterdir()), "no TensorBoard events"
+    sample = sorted((run / "samples").glob("*.png"))[-1]
+    assert read_provenance(sample)["AI-Generated"] == "true"
+    # more steps may be asked for; a different model may not
+    longer = train(dataclasses.replace(config, steps=3), x_train=digits, show_progress=False)
+    assert longer.start_step == 2
+    with pytest.raises(ValueError, match=r"cannot resume, options differ .*width"):
+        train(dataclasses.replace(config, steps=5, width=0.125), x_train=digits,
+              show_progress=False)
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path, digits):
+    run = tmp_path / "run"
+    config = TrainConfig(run_dir=str(run), steps=2, **TINY)
+    train(config, x_train=digits, show_progress=False)
+    for f in (run / "checkpoints").glob("ckpt-2.data-*"):
+        f.write_bytes(b"garbage" * 10)
+    with pytest.raises(ValueError, match="ckpt-2"):
+        train(dataclasses.replace(config, steps=3), x_train=digits, show_progress=False)
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="model must be one of"):
+        TrainConfig(model="stylegan")
+    with pytest.raises(ValueError, match="task must be"):
+        TrainConfig(task="rotations")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        TrainConfig(batch_size=0)
+
+
+MIRRORED = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from cogan import TrainConfig, train
+    from core.loop import get_strategy
+    from data.mnist import load_mnist
+    (x, _), _ = load_mnist()
+    strategy = get_strategy("mirrored")
+    config = TrainConfig(run_dir={run!r}, steps=2, width=0.0625, batch_size=8, strategy="mirrored",
+                         log_every=1, sample_every=2, checkpoint_every=2)
+    result = train(config, x_train=x[:256], strategy=strategy, show_progress=False)
+    print("REPLICAS", strategy.num_replicas_in_sync)
+    print("LOSSES", [round(h["d_loss"], 4) for h in result.history])
+    assert all(np.isfinite(h["d_loss"]) and np.isfinite(h["g_loss"]) for h in result.history)
+""")
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    code = MIRRORED.format(root=str(ROOT), run=str(tmp_path / "mirrored"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "REPLICAS 2" in out.stdout
+    assert (tmp_path / "mirrored" / "checkpoints" / "checkpoint").exists()
+
+
+def test_cli_train_sample_evaluate(tmp_path, capsys):
+    run = str(tmp_path / "cli")
+    args = ["train", "--run", run, "--steps", "2", "--width", "0.0625", "--batch-size", "8",
+            "--task", "negatives", "--quiet"]
+    assert cli(args) == 0
+    assert "pixel agreement (negatives)" in capsys.readouterr().out
+    out_png = tmp_path / "pairs.png"
+    assert cli(["sample", "--run", run, "-o", str(out_png), "-n", "4"]) == 0
+    assert read_provenance(out_png)["AI-Generated"] == "true"
+    assert cli(["evaluate", "--run", run, "-n", "50", "--json", str(tmp_path / "e.json")]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["step"] == 2 and 0.0 <= result["pixel_agreement"] <= 1.0
+    assert cli(["evaluate", "--run", str(tmp_path / "missing")]) == 2
+    assert "options.json" in capsys.readouterr().err
