@@ -65,15 +65,17 @@ def generator_head(name: str, channels: int = 1) -> layers.Layer:
 
 
 def discriminator_input(name: str) -> list[layers.Layer]:
-    """Per-domain input layer: conv 5x5 (20) + max-pool (the paper's first D layer)."""
-    return [layers.Conv2D(20, 5, padding="same", kernel_initializer=init(),
+    """Per-domain input layer: conv 5x5 (20, no padding) + max-pool (the
+    paper's first D layer; Caffe's LeNet layout)."""
+    return [layers.Conv2D(20, 5, padding="valid", kernel_initializer=init(),
                           name=f"{name}_conv"),
             layers.MaxPooling2D(2, name=f"{name}_pool")]
 
 
 def discriminator_trunk(name: str) -> list[layers.Layer]:
-    """Shared part of D (the paper's): conv 5x5 (50)-pool, fc500-PReLU, fc1 (logit)."""
-    return [layers.Conv2D(50, 5, padding="same", kernel_initializer=init(),
+    """Shared part of D (the paper's): conv 5x5 (50, no padding)-pool,
+    fc500-PReLU, fc1 (logit)."""
+    return [layers.Conv2D(50, 5, padding="valid", kernel_initializer=init(),
                           name=f"{name}_conv"),
             layers.MaxPooling2D(2, name=f"{name}_pool"),
             layers.Flatten(name=f"{name}_flat"),
@@ -169,8 +171,9 @@ class CoGAN(keras.Model):
 class ConditionalGAN(keras.Model):
     """The CoGAN paper's baseline: one generator and one discriminator that
     take a binary domain variable. ``generate(z) -> (x1, x2)`` renders both
-    domains from the same noise (``d = 0`` and ``d = 1``);
-    ``discriminate(x, domain)`` appends ``d`` as a constant input channel."""
+    domains from the same noise (``d = 0`` and ``d = 1``, one-hot, appended
+    to ``z``); ``discriminate(x, domain)`` appends the one-hot ``d`` as two
+    constant input channels."""
 
     def __init__(self, width: float = 0.125, noise_dim: int = NOISE_DIM, *,
                  image_size: int = 28, channels: int = 1, **kwargs):
@@ -180,16 +183,20 @@ class ConditionalGAN(keras.Model):
         self.g_layers = generator_trunk(width, "g", image_size) + [generator_head("g_out", channels)]
         self.d_layers = discriminator_input("d_in") + discriminator_trunk("d")
 
-    def _g(self, z, d, training):
-        bit = tf.fill([tf.shape(z)[0], 1], tf.cast(d, z.dtype))
-        return _apply(self.g_layers, tf.concat([z, bit], -1), training)
-
     def generate(self, z, training=False):
-        return self._g(z, 0.0, training), self._g(z, 1.0, training)
+        # both domains go through the network as one batch: batch norm after the
+        # first layer would otherwise subtract the (batch-constant) domain code
+        # away in training mode. The code is one-hot, appended to z.
+        n = tf.shape(z)[0]
+        codes = tf.one_hot(tf.concat([tf.zeros([n], tf.int32), tf.ones([n], tf.int32)], 0), 2,
+                           dtype=z.dtype)
+        both = _apply(self.g_layers, tf.concat([tf.concat([z, z], 0), codes], -1), training)
+        return both[:n], both[n:]
 
     def discriminate(self, x, domain: int, training=False):
-        plane = tf.fill(tf.concat([tf.shape(x)[:3], [1]], 0), tf.cast(domain, x.dtype))
-        return _apply(self.d_layers, tf.concat([x, plane], -1), training)
+        shape = tf.concat([tf.shape(x)[:3], [1]], 0)
+        planes = [tf.fill(shape, tf.cast(domain == k, x.dtype)) for k in (0, 1)]
+        return _apply(self.d_layers, tf.concat([x] + planes, -1), training)
 
     def build_all(self):
         x1, _ = self.generate(tf.zeros((1, self.noise_dim)))

@@ -97,7 +97,14 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.options = json.loads(json.dumps(dict(options), default=str))
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables)
+        extra = {}
+        for name, obj in trackables.items():
+            if hasattr(obj, "weights") and hasattr(obj, "non_trainable_weights"):
+                # Keras 3 layers held in Python lists do not hand their
+                # non-trainable weights (batch-norm statistics) to
+                # tf.train.Checkpoint; list every weight explicitly
+                extra[f"{name}_all_weights"] = [getattr(w, "value", w) for w in obj.weights]
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables, **extra)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.dir / "checkpoints"),
                                                   max_to_keep=max_to_keep)
         self._resumable = set(resumable)
@@ -136,7 +143,7 @@ class Run:
             self._check_options()
         try:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as exc:
+        except Exception as exc:  # OpError, IndexError, AssertionError... on bad files
             raise ValueError(f"{latest}: checkpoint does not match this model "
                              f"({type(exc).__name__}: {str(exc)[:300]})") from None
         self._write_options()  # records the new value of resumable keys
