@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             if config.model == "dcgan":
                 raise ValueError(f"{args.run}: pixel agreement needs a two-domain model "
                                  "(cogan or cgan), this run is a dcgan")
+            if (config.image_size, config.channels) != (28, 1):
+                raise ValueError(f"{args.run}: pixel agreement is defined for the MNIST tasks "
+                                 f"(28x28x1), this run is {config.image_size}px x "
+                                 f"{config.channels}")
             ratio = pixel_agreement_of_model(model, config.task, n=args.n)
             out = {"run": args.run, "model": config.model, "task": config.task, "step": step,
                    "pairs": args.n, "pixel_agreement": ratio}

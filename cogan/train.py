@@ -98,11 +98,13 @@ def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
 
 
 def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.Strategy, *,
-                    seed: int, gan_loss: str = "bce"):
+                    seed: int, gan_loss: str = "bce", counter: tf.Variable | None = None):
     """``step_fn(per_replica_batch, step) -> {"d_loss", "g_loss"}`` (a tf.function).
 
     The noise of replica ``r`` at step ``k`` is drawn statelessly from
-    ``(seed, k, r)``; losses are averaged over the global batch.
+    ``(seed, k, r)``; losses are averaged over the global batch. ``counter``
+    (the run's step variable) is incremented in the same graph call as the
+    weight update, so an interrupt can never separate the two.
     """
     two_domains = not isinstance(model, DCGAN)
     g_vars, d_vars = model.generator_variables, model.discriminator_variables
@@ -111,7 +113,9 @@ def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.St
         ctx = tf.distribute.get_replica_context()
         replicas = ctx.num_replicas_in_sync
         replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-        key = tf.stack([tf.cast(seed, tf.int64), step * 64 + replica])
+        key = tf.random.experimental.stateless_fold_in(  # salt 1: noise, not data
+            tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.cast(seed, tf.int64), step]), 1), replica)
         z = tf.random.stateless_uniform([tf.shape(batch[0])[0], model.noise_dim], key, -1.0, 1.0)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             if two_domains:
@@ -138,8 +142,11 @@ def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.St
     def step_fn(batch, step):
         d, g = strategy.run(replica_step, args=(batch, step))
         mean = tf.distribute.ReduceOp.MEAN
-        return {"d_loss": strategy.reduce(mean, d, axis=None),
-                "g_loss": strategy.reduce(mean, g, axis=None)}
+        out = {"d_loss": strategy.reduce(mean, d, axis=None),
+               "g_loss": strategy.reduce(mean, g, axis=None)}
+        if counter is not None:
+            counter.assign_add(1)
+        return out
 
     return step_fn
 
@@ -155,7 +162,7 @@ def sample_grid(model: keras.Model, n: int = 16, seed: int = 777) -> np.ndarray:
     return tile_images(out, ncols=8)
 
 
-def _dataset(config: TrainConfig, x_train: np.ndarray | None, start: int,
+def _dataset(config: TrainConfig, x_train: np.ndarray | None, start_step: int,
              strategy: tf.distribute.Strategy, stream_fn=None):
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
@@ -165,6 +172,9 @@ def _dataset(config: TrainConfig, x_train: np.ndarray | None, start: int,
     def per_replica(ctx: tf.distribute.InputContext):
         b = ctx.get_per_replica_batch_size(config.batch_size)
         shard = ctx.input_pipeline_id
+        # one pipeline may feed several replicas, one element each per step:
+        # element index = step * (replicas per pipeline) + replica
+        start = start_step * ctx.num_replicas_in_sync // ctx.num_input_pipelines
         if stream_fn is not None:
             return stream_fn(b, start, shard)
         if config.model == "dcgan":
@@ -186,13 +196,18 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
       strategy: a ``tf.distribute`` strategy; default from ``config.strategy``.
       stop_after: stop after this many steps of this session (simulates an
         interruption in tests; a checkpoint is written first).
-      stream_fn: other data, ``stream_fn(per_replica_batch, start_step, shard)
-        -> tf.data.Dataset`` of ``(domain1, domain2)`` (or 1-tuples for
-        DCGAN) batches shaped like ``config.image_size/channels``; e.g.
-        :func:`data.celeba.domain_stream`.
+      stream_fn: other data, ``stream_fn(per_replica_batch, start_element,
+        shard) -> tf.data.Dataset`` of ``(domain1, domain2)`` (or 1-tuples
+        for DCGAN) batches shaped like ``config.image_size/channels``, e.g.
+        ``lambda b, start, shard: data.celeba.domain_stream(root, "Smiling",
+        batch_size=b, seed=start + shard)`` (shuffled streams like that one
+        resume with fresh draws rather than the exact batches).
     """
     set_seed(config.seed)
     strategy = strategy or get_strategy(config.strategy)
+    if stream_fn is None and (config.image_size, config.channels) != (28, 1):
+        raise ValueError(f"image_size={config.image_size}, channels={config.channels}: MNIST "
+                         "runs need image_size=28, channels=1 (other sizes need stream_fn)")
     if x_train is None and stream_fn is None:
         (x_train, _), _ = load_mnist()
     with strategy.scope():
@@ -208,16 +223,15 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     if start >= config.steps:
         return result
     step_fn = make_train_step(model, g_opt, d_opt, strategy, seed=config.seed,
-                              gan_loss=config.gan_loss)
+                              gan_loss=config.gan_loss, counter=run.step)
     batches = iter(_dataset(config, x_train, start, strategy, stream_fn))
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     bar = progress(end - start, desc=f"{config.model}/{config.task}", disable=not show_progress)
     t0 = time.perf_counter()
     try:
         for step in range(start, end):
-            out = step_fn(next(batches), tf.constant(step, tf.int64))
+            out = step_fn(next(batches), tf.constant(step, tf.int64))  # also steps run.step
             losses = {k: float(v) for k, v in out.items()}
-            run.step.assign(step + 1)
             done = step + 1
             run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
             bar.update(1)
@@ -230,11 +244,11 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
             if done % config.checkpoint_every == 0 or done == end:
                 run.save()
     except KeyboardInterrupt:
-        run.save()  # the step counter matches the weights: resume continues from here
+        run.save()  # step counter and weights moved together: resume continues here
         raise
     finally:
         bar.close()
-    run.close()
+        run.close()
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -163,10 +163,11 @@ class Run:
     def save(self) -> str:
         """Write a checkpoint numbered by the current step, then the history up
         to it (so the two always agree after a crash)."""
-        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        # history first: after a crash between the writes, restore() trims the
+        # rows past the checkpoint it finds
         with atomic_path(self.history_path) as tmp:
             tmp.write_text(json.dumps(self.history))
-        return path
+        return self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     # -- logging --------------------------------------------------------------
     @property
@@ -191,4 +192,5 @@ class Run:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.close()
+            self._writer = None

@@ -108,6 +108,9 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
                     .map(lambda ex: _face_crop(ex["image"], image_size)))
         first, second = side(True), side(False)
     elif source == "folder":
+        if root is None:
+            raise ValueError(f"root: the CelebA folder is required for source='folder'. "
+                             f"{CELEBA_HELP}")
         with_attr, without = split_by_attribute(root, attribute)
 
         def side(paths: list[Path]) -> tf.data.Dataset:

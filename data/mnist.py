@@ -156,8 +156,11 @@ def _stateless_stream(pools: list[tf.Tensor], fns: list[Callable[[tf.Tensor], tf
 
     def batch_at(step):
         out = []
+        base = tf.stack([tf.cast(seed, tf.int64), step])
         for p, (pool, fn) in enumerate(zip(pools, fns)):
-            key = tf.stack([tf.cast(seed, tf.int64), step * 64 + shard * 4 + p])
+            # salts 100+ keep data draws apart from the training noise (salt 1)
+            key = tf.random.experimental.stateless_fold_in(
+                tf.random.experimental.stateless_fold_in(base, 100 + p), shard)
             idx = tf.random.stateless_uniform([batch_size], key, 0, tf.shape(pool)[0], tf.int32)
             out.append(fn(tf.cast(tf.gather(pool, idx), tf.float32) / 255.0))
         return tuple(out)

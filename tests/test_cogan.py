@@ -118,6 +118,9 @@ def test_one_step_moves_both_domains(tmp_path, digits):
     z = tf.random.stateless_uniform([4, 100], [1, 2], -1, 1)
     for before, after in zip(initial.generate(z), result.model.generate(z)):
         assert float(tf.reduce_max(tf.abs(before - after))) > 1e-6
+    for i in (0, 1):  # each head itself was trained, not only the shared trunk
+        assert not np.array_equal(initial.g_heads[i].kernel.numpy(),
+                                  result.model.g_heads[i].kernel.numpy())
 
 
 @pytest.mark.parametrize("model", ["cogan", "cgan", "dcgan"])
@@ -184,12 +187,20 @@ MIRRORED = textwrap.dedent("""
     from data.mnist import load_mnist
     (x, _), _ = load_mnist()
     strategy = get_strategy("mirrored")
-    config = TrainConfig(run_dir={run!r}, steps=2, width=0.0625, batch_size=8, strategy="mirrored",
-                         log_every=1, sample_every=2, checkpoint_every=2)
-    result = train(config, x_train=x[:256], strategy=strategy, show_progress=False)
+    base = dict(steps=3, width=0.0625, batch_size=8, strategy="mirrored", log_every=1,
+                sample_every=3, checkpoint_every=1)
+    straight = train(TrainConfig(run_dir={run!r} + "/a", **base), x_train=x[:256],
+                     strategy=strategy, show_progress=False)
+    train(TrainConfig(run_dir={run!r} + "/b", **base), x_train=x[:256], strategy=strategy,
+          show_progress=False, stop_after=2)
+    resumed = train(TrainConfig(run_dir={run!r} + "/b", **base), x_train=x[:256],
+                    strategy=strategy, show_progress=False)
     print("REPLICAS", strategy.num_replicas_in_sync)
-    print("LOSSES", [round(h["d_loss"], 4) for h in result.history])
-    assert all(np.isfinite(h["d_loss"]) and np.isfinite(h["g_loss"]) for h in result.history)
+    assert resumed.start_step == 2
+    assert all(np.isfinite(h["d_loss"]) and np.isfinite(h["g_loss"]) for h in straight.history)
+    same = all(np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(straight.model.weights, resumed.model.weights))
+    print("RESUME_EXACT", same)
 """)
 
 
@@ -199,7 +210,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "REPLICAS 2" in out.stdout
-    assert (tmp_path / "mirrored" / "checkpoints" / "checkpoint").exists()
+    assert "RESUME_EXACT True" in out.stdout  # also exact under data parallelism
+    assert (tmp_path / "mirrored" / "a" / "checkpoints" / "checkpoint").exists()
 
 
 def test_cli_train_sample_evaluate(tmp_path, capsys):
