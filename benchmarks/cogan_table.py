@@ -6,7 +6,10 @@ over several seeds, with the CPU time of every run.
     python benchmarks/cogan_table.py --width 1 --steps 50000   # the paper's generator and length
 
 Runs live in ``runs/cogan_table/<model>_<task>_s<seed>`` and resume if
-interrupted. Results go to ``benchmarks/results/cogan_table.json``.
+interrupted (a finished run is only re-evaluated; its training wall time
+comes from its ``history.json``). Results are merged into
+``benchmarks/results/cogan_table.json`` by (model, task, seed, steps, width),
+so the table can be filled in several invocations.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def main() -> None:
     args = ap.parse_args()
 
     (x_train, _), _ = load_mnist()
+    previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
     rows = []
     for model in args.models:
         for task in args.tasks:
@@ -64,24 +68,38 @@ def main() -> None:
                 result = train(config, x_train=x_train, show_progress=False)
                 cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
                 ratio = pixel_agreement_of_model(result.model, task, n=args.pairs)
+                trained_here = result.start_step == 0
+                # wall time of the training session(s), as the run recorded it
+                sessions = [h["seconds"] for h, nxt in zip(result.history,
+                                                           result.history[1:] + [None])
+                            if nxt is None or nxt["seconds"] < h["seconds"]]
                 row = dict(model=model, task=task, seed=seed, steps=args.steps,
-                           pixel_agreement=ratio, cpu_seconds=cpu, wall_seconds=wall,
-                           resumed_from=result.start_step)
+                           width=args.width, pixel_agreement=ratio,
+                           train_wall_seconds=float(sum(sessions)),
+                           cpu_seconds=cpu if trained_here else None,
+                           wall_seconds=wall, resumed_from=result.start_step)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+    key = lambda r: (r["model"], r["task"], r["seed"], r["steps"], r.get("width"))
+    merged = {key(r): r for r in previous}
+    merged.update({key(r): r for r in rows})
+    rows = sorted(merged.values(), key=lambda r: (r["model"], r["task"], r["seed"]))
     summary = {}
-    for model in args.models:
-        for task in args.tasks:
-            vals = [r["pixel_agreement"] for r in rows if (r["model"], r["task"]) == (model, task)]
-            walls = [r["wall_seconds"] for r in rows if (r["model"], r["task"]) == (model, task)]
-            summary[f"{model}/{task}"] = dict(mean=float(np.mean(vals)), std=float(np.std(vals)),
-                                              n=len(vals), paper=PAPER_TABLE[model, task],
-                                              wall_seconds_per_run=float(np.mean(walls)))
+    for model, task in sorted({(r["model"], r["task"]) for r in rows}):
+        group = [r for r in rows if (r["model"], r["task"]) == (model, task)]
+        vals = [r["pixel_agreement"] for r in group]
+        summary[f"{model}/{task}"] = dict(
+            mean=float(np.mean(vals)), std=float(np.std(vals)), n=len(vals),
+            paper=PAPER_TABLE[model, task], steps=sorted({r["steps"] for r in group}),
+            train_wall_seconds_per_run=float(np.mean([r["train_wall_seconds"] for r in group])))
     report = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
                   tensorflow=tf.__version__, steps=args.steps, width=args.width,
                   batch_size=args.batch_size, pairs=args.pairs, threshold=0.5,
-                  command=" ".join(["python", "benchmarks/cogan_table.py"] + sys.argv[1:]),
+                  commands=sorted(set(json.loads(args.out.read_text()).get("commands", [])
+                                      if args.out.exists() else [])
+                                  | {" ".join(["python", "benchmarks/cogan_table.py"]
+                                              + sys.argv[1:])}),
                   rows=rows, summary=summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:

@@ -168,20 +168,12 @@ class CoGAN(keras.Model):
         return self.generate(z, training)
 
 
-class ConditionalGAN(keras.Model):
+class ConditionalGAN(DCGAN):
     """The CoGAN paper's baseline: one generator and one discriminator that
     take a binary domain variable. ``generate(z) -> (x1, x2)`` renders both
     domains from the same noise (``d = 0`` and ``d = 1``, one-hot, appended
     to ``z``); ``discriminate(x, domain)`` appends the one-hot ``d`` as two
-    constant input channels."""
-
-    def __init__(self, width: float = 0.125, noise_dim: int = NOISE_DIM, *,
-                 image_size: int = 28, channels: int = 1, **kwargs):
-        super().__init__(**kwargs)
-        self.noise_dim, self.width = noise_dim, width
-        self.image_size, self.channels = image_size, channels
-        self.g_layers = generator_trunk(width, "g", image_size) + [generator_head("g_out", channels)]
-        self.d_layers = discriminator_input("d_in") + discriminator_trunk("d")
+    constant input channels. Layers are DCGAN's."""
 
     def generate(self, z, training=False):
         # both domains go through the network as one batch: batch norm after the
@@ -201,14 +193,3 @@ class ConditionalGAN(keras.Model):
     def build_all(self):
         x1, _ = self.generate(tf.zeros((1, self.noise_dim)))
         self.discriminate(x1, 0)
-
-    @property
-    def generator_variables(self):
-        return [v for layer in self.g_layers for v in layer.trainable_variables]
-
-    @property
-    def discriminator_variables(self):
-        return [v for layer in self.d_layers for v in layer.trainable_variables]
-
-    def call(self, z, training=False):
-        return self.generate(z, training)

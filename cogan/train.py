@@ -106,7 +106,7 @@ def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.St
     (the run's step variable) is incremented in the same graph call as the
     weight update, so an interrupt can never separate the two.
     """
-    two_domains = not isinstance(model, DCGAN)
+    two_domains = isinstance(model, (CoGAN, ConditionalGAN))
     g_vars, d_vars = model.generator_variables, model.discriminator_variables
 
     def replica_step(batch, step):
