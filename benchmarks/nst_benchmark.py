@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from data import load_image, samples  # noqa: E402
-from nst.losses import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT  # noqa: E402
+from nst.losses import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix  # noqa: E402
 from nst.stylize import (ADAM_DEFAULTS, get_extractor, make_adam_step,  # noqa: E402
                          resolve_precision, stylize)
 from nst.vgg import CONTENT_LAYERS, STYLE_LAYERS, resolve_vgg19_weights  # noqa: E402
@@ -94,9 +94,7 @@ class TutorialRecipe:
 def repo_step(content, style, precision):
     """This repository's Adam step on ``precision`` (built as stylize() builds it)."""
     ex = get_extractor("imagenet", precision)
-    st = {k: v for k, v in ex(tf.constant(style[None]))["style"].items()}
-    from nst.losses import gram_matrix
-    st = {k: gram_matrix(v) for k, v in st.items()}
+    st = {k: gram_matrix(v) for k, v in ex(tf.constant(style[None]))["style"].items()}
     ct = ex(tf.constant(content[None]))["content"]
     var = tf.Variable(content[None])
     opt = keras.optimizers.Adam(**ADAM_DEFAULTS)

