@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cogan import PAPER_TABLE, TrainConfig, pixel_agreement_of_model, train  # noqa: E402
+from cogan import (PAPER_TABLE, TrainConfig, pixel_agreement,  # noqa: E402
+                   pixel_agreement_of_model, train)
 from data.cache import atomic_path  # noqa: E402
 from data.mnist import load_mnist  # noqa: E402
 
@@ -85,13 +86,21 @@ def main() -> None:
     merged.update({key(r): r for r in rows})
     rows = sorted(merged.values(), key=lambda r: (r["model"], r["task"], r["seed"]))
     summary = {}
-    for model, task in sorted({(r["model"], r["task"]) for r in rows}):
-        group = [r for r in rows if (r["model"], r["task"]) == (model, task)]
+    for model, task, steps, width in sorted({(r["model"], r["task"], r["steps"], r["width"])
+                                             for r in rows}):
+        group = [r for r in rows if (r["model"], r["task"], r["steps"], r["width"])
+                 == (model, task, steps, width)]
         vals = [r["pixel_agreement"] for r in group]
-        summary[f"{model}/{task}"] = dict(
+        summary[f"{model}/{task}/{steps}steps/width{width}"] = dict(
             mean=float(np.mean(vals)), std=float(np.std(vals)), n=len(vals),
-            paper=PAPER_TABLE[model, task], steps=sorted({r["steps"] for r in group}),
+            seeds=[r["seed"] for r in group], paper=PAPER_TABLE[model, task],
             train_wall_seconds_per_run=float(np.mean([r["train_wall_seconds"] for r in group])))
+    # what an all-black domain-2 image scores against the transformed real test
+    # digits: the level a generator must clearly beat (edges cover ~13% of a digit)
+    (_, _), (x_test, _) = load_mnist()
+    real = tf.constant(x_test[..., None] / 255.0, tf.float32)
+    floors = {task: float(tf.reduce_mean(pixel_agreement(real, tf.zeros_like(real), task)))
+              for task in ("edges", "negatives")}
     report = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
                   tensorflow=tf.__version__, steps=args.steps, width=args.width,
@@ -100,7 +109,7 @@ def main() -> None:
                                       if args.out.exists() else [])
                                   | {" ".join(["python", "benchmarks/cogan_table.py"]
                                               + sys.argv[1:])}),
-                  rows=rows, summary=summary)
+                  rows=rows, summary=summary, blank_image_floor=floors)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")

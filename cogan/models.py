@@ -21,6 +21,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from core.layers import normal_init
+
 __all__ = ["CoGAN", "ConditionalGAN", "DCGAN", "NOISE_DIM", "init"]
 
 NOISE_DIM = 100
@@ -28,7 +30,7 @@ NOISE_DIM = 100
 
 def init() -> keras.initializers.Initializer:
     """normal(0, 0.02), the DCGAN/CycleGAN initialisation."""
-    return keras.initializers.RandomNormal(0.0, 0.02)
+    return normal_init(0.02)
 
 
 def _ch(base: int, width: float) -> int:

@@ -1,0 +1,153 @@
+"""How well translations work, measured without downloaded weights.
+
+- :func:`paired_scores` (pix2pix): L1 (mean absolute error in [0, 1] units),
+  PSNR (dB, ``tf.image.psnr`` with ``max_val=1``) and SSIM
+  (``tf.image.ssim``, 11x11 Gaussian window) of predictions against targets.
+- :func:`cyclegan_scores` (CycleGAN on MNIST <-> MNIST-M): a digit classifier
+  trained here (:func:`load_digit_classifier`) reads the translated test
+  digits. *Class preservation* is the fraction whose predicted digit is the
+  source digit's label; *target-domain rate* the fraction its domain head
+  puts in the target domain (a translation must change the domain, else the
+  identity mapping would score perfectly on class preservation); *cycle
+  error* the mean absolute difference ``|F(G(a)) - a|`` in [0, 1] units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+__all__ = ["build_digit_classifier", "classify", "cyclegan_scores", "load_digit_classifier",
+           "paired_scores", "train_digit_classifier"]
+
+_CLASSIFIER_RECIPE = {"version": 1, "steps": 1500, "batch_size": 64, "lr": 1e-3}
+
+
+def paired_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Mean L1, PSNR (dB) and SSIM of ``pred`` vs ``target``, both
+    ``(B, H, W, C)`` in [0, 1] (H, W >= 11 for SSIM's window)."""
+    p = tf.clip_by_value(tf.convert_to_tensor(pred, tf.float32), 0.0, 1.0)
+    t = tf.convert_to_tensor(target, tf.float32)
+    if p.shape != t.shape:
+        raise ValueError(f"pred and target shapes differ: {p.shape} vs {t.shape}")
+    return {"l1": float(tf.reduce_mean(tf.abs(p - t))),
+            "psnr": float(tf.reduce_mean(tf.image.psnr(p, t, max_val=1.0))),
+            "ssim": float(tf.reduce_mean(tf.image.ssim(p, t, max_val=1.0)))}
+
+
+def build_digit_classifier() -> keras.Model:
+    """``(B, 32, 32, 3)`` in [0, 1] -> ``{"digit": (B, 10), "domain": (B, 2)}`` logits
+    (domain 0 = MNIST, 1 = MNIST-M)."""
+    inp = keras.Input((32, 32, 3))
+    x = inp
+    for filters in (32, 64, 128):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    return keras.Model(inp, {"digit": layers.Dense(10, name="digit")(x),
+                             "domain": layers.Dense(2, name="domain")(x)}, name="digit_classifier")
+
+
+def train_digit_classifier(x_train: np.ndarray, y_train: np.ndarray, *, seed: int = 0,
+                           steps: int = _CLASSIFIER_RECIPE["steps"], show_progress: bool = False
+                           ) -> keras.Model:
+    """Train :func:`build_digit_classifier` on MNIST and MNIST-M renders of the
+    MNIST training digits (half of each batch per domain)."""
+    from core.loop import progress
+    from data.mnistm import background_bank, mnist32, mnistm_render
+
+    keras.utils.set_random_seed(seed)
+    model = build_digit_classifier()
+    opt = keras.optimizers.Adam(_CLASSIFIER_RECIPE["lr"])
+    bank = tf.constant(background_bank("train", seed=seed))
+    xs, ys = tf.constant(x_train), tf.constant(y_train.astype(np.int32))
+    b = _CLASSIFIER_RECIPE["batch_size"] // 2
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(k):
+        key = tf.stack([tf.cast(seed, tf.int64), k])
+        idx = tf.random.stateless_uniform([2 * b], key, 0, tf.shape(xs)[0], tf.int32)
+        bg = tf.gather(bank, tf.random.stateless_uniform([b], key + 1, 0, tf.shape(bank)[0],
+                                                         tf.int32))
+        digits = tf.gather(xs, idx)
+        images = tf.concat([mnist32(digits[:b]), mnistm_render(digits[b:], bg)], 0)
+        labels = tf.gather(ys, idx)
+        domains = tf.concat([tf.zeros([b], tf.int32), tf.ones([b], tf.int32)], 0)
+        with tf.GradientTape() as tape:
+            out = model(images, training=True)
+            loss = ce(labels, out["digit"]) + ce(domains, out["domain"])
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    bar = progress(steps, desc="digit classifier", disable=not show_progress)
+    for k in range(steps):
+        step(tf.constant(k, tf.int64))
+        bar.update(1)
+    bar.close()
+    return model
+
+
+def load_digit_classifier(x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
+                          *, seed: int = 0, show_progress: bool = False) -> keras.Model:
+    """The digit classifier, trained once and cached under the project cache
+    (keyed by its recipe and a hash of the training digits)."""
+    from data.cache import atomic_path, cache_dir
+    from data.mnist import load_mnist
+
+    if x_train is None or y_train is None:
+        (x_train, y_train), _ = load_mnist()
+    digest = hashlib.sha256(np.ascontiguousarray(x_train).tobytes()).hexdigest()[:12]
+    recipe = hashlib.sha256(json.dumps(_CLASSIFIER_RECIPE, sort_keys=True).encode()).hexdigest()[:8]
+    path = cache_dir("models") / f"digit_classifier_{recipe}_{digest}_s{seed}.weights.h5"
+    if path.is_file():
+        model = build_digit_classifier()
+        try:
+            model.load_weights(path)
+            return model
+        except Exception as exc:  # corrupt cache: retrain
+            import logging
+            logging.getLogger(__name__).warning("%s unreadable (%s); retraining", path, exc)
+    model = train_digit_classifier(x_train, y_train, seed=seed, show_progress=show_progress)
+    with atomic_path(path) as tmp:
+        model.save_weights(tmp)
+    return model
+
+
+def classify(classifier: keras.Model, images: np.ndarray, batch_size: int = 500
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(digit predictions ``(B,)``, domain predictions ``(B,)``) for ``(B, 32, 32, 3)``
+    images in [0, 1]."""
+    digits, domains = [], []
+    for i in range(0, len(images), batch_size):
+        out = classifier(tf.constant(images[i:i + batch_size], tf.float32), training=False)
+        digits.append(np.argmax(out["digit"], -1))
+        domains.append(np.argmax(out["domain"], -1))
+    return np.concatenate(digits), np.concatenate(domains)
+
+
+def cyclegan_scores(g_fn, f_fn, classifier: keras.Model, mnist: np.ndarray, mnistm: np.ndarray,
+                    labels: np.ndarray) -> dict[str, float]:
+    """Scores of a MNIST -> MNIST-M mapping ``g_fn`` and its inverse ``f_fn``
+    (callables on ``(B, 32, 32, 3)`` arrays in [0, 1]) on held-out test pairs.
+
+    Returns ``g_class`` / ``f_class`` (class preservation of G on ``mnist``, F
+    on ``mnistm``), ``g_domain`` / ``f_domain`` (target-domain rate) and
+    ``g_cycle`` / ``f_cycle`` (``|F(G(a)) - a|``, ``|G(F(b)) - b|``).
+    """
+    fake_m, fake_d = g_fn(mnist), f_fn(mnistm)
+    g_digit, g_dom = classify(classifier, fake_m)
+    f_digit, f_dom = classify(classifier, fake_d)
+    return {"g_class": float(np.mean(g_digit == labels)),
+            "f_class": float(np.mean(f_digit == labels)),
+            "g_domain": float(np.mean(g_dom == 1)), "f_domain": float(np.mean(f_dom == 0)),
+            "g_cycle": float(np.mean(np.abs(f_fn(fake_m) - mnist))),
+            "f_cycle": float(np.mean(np.abs(g_fn(fake_d) - mnistm)))}

@@ -1,0 +1,476 @@
+"""Training pix2pix and CycleGAN.
+
+:func:`train` is the API, ``python -m cyclegan train`` the CLI. Each step is
+one ``tf.function`` run on every replica of a ``tf.distribute`` strategy.
+Runs checkpoint (weights, optimizers, image pools, step; the learning rate is
+a function of the optimizer's step, so it resumes too), resume exactly, save
+their options beside the checkpoints, log to TensorBoard and save sample
+grids (see :mod:`core.loop`).
+
+The CycleGAN step computes what the TensorFlow tutorial's step computes (G
+and F each get the gradient of their own losses; with identity and cycle
+terms shared), but with fewer passes: the generators' losses are summed into
+one objective (the paper's form; each generator's gradient is unchanged,
+because the other generator's adversarial and identity terms do not depend
+on it), so one backward pass serves both, and calls that share a network
+are batched (``G([x, y])`` for translation and identity, ``D([real, fake])``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.gan_losses import GAN_LOSSES, discriminator_loss, generator_loss
+from core.image_pool import ImagePool
+from core.loop import Run, get_strategy, progress, set_seed, tile_images
+from core.patchgan import patchgan_discriminator
+
+from .losses import cycle_loss, identity_loss, l1_loss
+from .models import GENERATORS, build_generator, size_multiple
+
+__all__ = ["LinearDecay", "Nets", "TrainConfig", "TrainResult", "build_nets",
+           "make_cyclegan_step", "make_pix2pix_step", "make_stream", "train"]
+
+PRECISIONS = ("float32", "bf16")
+BUILTIN_DATA = {"cyclegan": ("mnist_mnistm", "photo_painting"),
+                "pix2pix": ("mnistm_to_mnist", "gray_photo")}
+
+
+@dataclass
+class TrainConfig:
+    """Options of a run (saved as ``options.json`` beside the checkpoints).
+
+    ``data``: a built-in offline set (CycleGAN: ``mnist_mnistm``,
+    ``photo_painting``; pix2pix: ``mnistm_to_mnist``, ``gray_photo``), a
+    folder (CycleGAN: junyanz's unaligned ``trainA/ trainB/``; pix2pix: aligned
+    ``train/`` of A|B side-by-side images) or ``tfds:NAME`` (CycleGAN:
+    ``tfds:horse2zebra`` etc. from ``cycle_gan/``; pix2pix: ``tfds:facades``
+    needs the folder layout instead, see :mod:`data.translation`).
+
+    Paper configuration (Zhu et al. 2017, junyanz's defaults): ``generator=
+    "resnet9"``, ``image_size=256``, ``load_size=286``, ``ngf=ndf=64``,
+    ``batch_size=1``, ``gan_loss="lsgan"``, ``cycle_weight=10``,
+    ``identity_weight=0.5``, ``pool_size=50``, 200 epochs with the last 100
+    decaying (``decay_fraction=0.5``). pix2pix: ``generator="unet"``,
+    ``gan_loss="bce"``, ``l1_weight=100``, no pool.
+    """
+
+    run_dir: str = "runs/cyclegan"
+    model: str = "cyclegan"          # cyclegan | pix2pix
+    data: str = "mnist_mnistm"
+    generator: str = "unet"          # unet | resnet6 | resnet9
+    ngf: int = 32
+    ndf: int = 32
+    image_size: int = 32
+    load_size: int = 0               # > image_size: resize to it, then random-crop (folders)
+    batch_size: int = 8
+    steps: int = 2000
+    decay_fraction: float = 0.5      # linear decay to 0 over this last fraction of steps
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    gan_loss: str = "lsgan"
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5     # x cycle_weight (CycleGAN)
+    l1_weight: float = 100.0         # pix2pix
+    pool_size: int = 50
+    precision: str = "float32"       # float32 | bf16 (mixed: bf16 compute, f32 weights)
+    seed: int = 0
+    strategy: str = "default"
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+
+    def __post_init__(self):
+        def bad(name, expected):
+            raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+        if self.model not in ("cyclegan", "pix2pix"):
+            bad("model", "'cyclegan' or 'pix2pix'")
+        if self.generator not in GENERATORS:
+            bad("generator", f"one of {GENERATORS}")
+        if self.gan_loss not in GAN_LOSSES:
+            bad("gan_loss", f"one of {GAN_LOSSES}")
+        if self.precision not in PRECISIONS:
+            bad("precision", f"one of {PRECISIONS}")
+        for name in ("ngf", "ndf", "batch_size", "steps", "log_every", "sample_every",
+                     "checkpoint_every", "image_size"):
+            if int(getattr(self, name)) < 1:
+                bad(name, "a positive integer")
+        if not 0 <= self.decay_fraction <= 1:
+            bad("decay_fraction", "in [0, 1]")
+        if self.pool_size < 0:
+            bad("pool_size", ">= 0")
+        if self.load_size and self.load_size < self.image_size:
+            bad("load_size", f"0 or >= image_size ({self.image_size})")
+        multiple = size_multiple(self.generator, self.image_size) if self.generator != "unet" else 1
+        if self.generator == "unet" and self.image_size & (self.image_size - 1):
+            bad("image_size", "a power of two for the U-Net generator")
+        if self.image_size % multiple:
+            bad("image_size", f"a multiple of {multiple} for {self.generator}")
+
+    @property
+    def dtype(self) -> str | None:
+        return "mixed_bfloat16" if self.precision == "bf16" else None
+
+
+@dataclass
+class Nets:
+    """The networks of a run. CycleGAN: ``g`` (A->B), ``f`` (B->A), ``d_a``
+    (judges domain A), ``d_b``; pix2pix: ``g`` and the conditional ``d_b``."""
+
+    g: keras.Model
+    d_b: keras.Model
+    f: keras.Model | None = None
+    d_a: keras.Model | None = None
+
+    def trackables(self) -> dict[str, keras.Model]:
+        return {k: getattr(self, k) for k in ("g", "f", "d_a", "d_b") if getattr(self, k) is not None}
+
+    @property
+    def generator_variables(self) -> list[tf.Variable]:
+        return self.g.trainable_variables + (self.f.trainable_variables if self.f else [])
+
+    @property
+    def discriminator_variables(self) -> list[tf.Variable]:
+        return (self.d_a.trainable_variables if self.d_a else []) + self.d_b.trainable_variables
+
+
+@dataclass
+class TrainResult:
+    """``history``: one row per step (``step, seconds, ...losses``)."""
+
+    nets: Nets
+    history: list[dict[str, float]] = field(default_factory=list)
+    start_step: int = 0
+    seconds: float = 0.0
+    run_dir: Path | None = None
+
+
+@keras.saving.register_keras_serializable(package="deepfake_lab")
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``lr`` for the first ``total - decay`` steps, then linearly down to 0 at
+    step ``total`` (junyanz's ``linear`` policy, per step instead of per epoch)."""
+
+    def __init__(self, lr: float, total: int, decay: int):
+        self.lr, self.total, self.decay = float(lr), int(total), int(decay)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        if self.decay == 0:
+            return tf.constant(self.lr, tf.float32)
+        frac = (float(self.total) - step) / float(self.decay)
+        return self.lr * tf.clip_by_value(frac, 0.0, 1.0)
+
+    def get_config(self):
+        return {"lr": self.lr, "total": self.total, "decay": self.decay}
+
+
+def build_nets(config: TrainConfig) -> Nets:
+    """The networks of ``config`` (built, weights initialised from the seed)."""
+    kw = dict(ngf=config.ngf, dtype=config.dtype)
+    g = build_generator(config.generator, config.image_size, name="G_A2B", **kw)
+    if config.model == "pix2pix":
+        d_b = patchgan_discriminator(3, ndf=config.ndf, condition_channels=3, dtype=config.dtype,
+                                     name="D_B")
+        return Nets(g=g, d_b=d_b)
+    f = build_generator(config.generator, config.image_size, name="F_B2A", **kw)
+    d_a = patchgan_discriminator(3, ndf=config.ndf, dtype=config.dtype, name="D_A")
+    d_b = patchgan_discriminator(3, ndf=config.ndf, dtype=config.dtype, name="D_B")
+    return Nets(g=g, f=f, d_a=d_a, d_b=d_b)
+
+
+def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
+    schedule = LinearDecay(config.learning_rate, config.steps,
+                           round(config.steps * config.decay_fraction))
+    opt = keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=0.999)
+    opt.build(variables)  # slots exist before a checkpoint is restored into them
+    return opt
+
+
+def _to_net(x):  # [0, 1] data -> [-1, 1] network range
+    return tf.cast(x, tf.float32) * 2.0 - 1.0
+
+
+def _replica_info():
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync, tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+
+
+def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePool],
+                       strategy: tf.distribute.Strategy, *, seed: int, gan_loss: str = "lsgan",
+                       cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                       counter: tf.Variable | None = None) -> Callable:
+    """``step_fn((a, b), step) -> losses dict`` (a tf.function); ``a``, ``b``
+    per-replica batches ``(B, H, W, 3)`` in [0, 1].
+
+    Generators first (from one forward pass), then discriminators on real
+    images and pooled fakes, each loss halved (junyanz's ``backward_D``).
+    ``counter`` is incremented in the same graph call as the weight update.
+    """
+    G, F, D_A, D_B = nets.g, nets.f, nets.d_a, nets.d_b
+    pool_a, pool_b = pools
+    g_vars, d_vars = nets.generator_variables, nets.discriminator_variables
+    id_weight = identity_weight * cycle_weight
+
+    def replica_step(batch, step):
+        replicas, replica = _replica_info()
+        real_a, real_b = _to_net(batch[0]), _to_net(batch[1])
+        n = real_a.shape[0] or tf.shape(real_a)[0]  # static when known (the pool needs it)
+        with tf.GradientTape() as tape:
+            if id_weight:
+                # one call per generator for translation and identity
+                out_g = G(tf.concat([real_a, real_b], 0), training=True)
+                out_f = F(tf.concat([real_b, real_a], 0), training=True)
+                fake_b, same_b = out_g[:n], out_g[n:]
+                fake_a, same_a = out_f[:n], out_f[n:]
+            else:
+                fake_b, fake_a = G(real_a, training=True), F(real_b, training=True)
+            cycled_a = F(fake_b, training=True)
+            cycled_b = G(fake_a, training=True)
+            adv_g = generator_loss(D_B(fake_b, training=True), gan_loss)
+            adv_f = generator_loss(D_A(fake_a, training=True), gan_loss)
+            cyc = cycle_loss(real_a, cycled_a, cycle_weight) + cycle_loss(real_b, cycled_b,
+                                                                           cycle_weight)
+            idt = (identity_loss(real_a, same_a, id_weight) + identity_loss(real_b, same_b, id_weight)
+                   if id_weight else tf.constant(0.0))
+            g_loss = adv_g + adv_f + cyc + idt
+            # each replica holds 1/replicas of the global batch (scaled on the tape)
+            g_scaled = g_loss / tf.cast(replicas, tf.float32)
+        grads = tape.gradient(g_scaled, g_vars)
+        g_opt.apply_gradients(zip(grads, g_vars))
+
+        key = tf.random.experimental.stateless_fold_in(
+            tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), step]), 2),
+            replica)
+        old_a = pool_a.query(fake_a, key)
+        old_b = pool_b.query(fake_b, tf.random.experimental.stateless_fold_in(key, 1))
+        with tf.GradientTape() as tape:
+            logits_a = D_A(tf.concat([real_a, old_a], 0), training=True)
+            logits_b = D_B(tf.concat([real_b, old_b], 0), training=True)
+            d_a_loss = 0.5 * discriminator_loss(logits_a[:n], logits_a[n:], gan_loss)
+            d_b_loss = 0.5 * discriminator_loss(logits_b[:n], logits_b[n:], gan_loss)
+            d_scaled = (d_a_loss + d_b_loss) / tf.cast(replicas, tf.float32)
+        grads = tape.gradient(d_scaled, d_vars)
+        d_opt.apply_gradients(zip(grads, d_vars))
+        return {"g_adv": adv_g, "f_adv": adv_f, "cycle": cyc, "identity": idt,
+                "d_a": d_a_loss, "d_b": d_b_loss}
+
+    return _wrap(replica_step, strategy, counter)
+
+
+def make_pix2pix_step(nets: Nets, g_opt, d_opt, strategy: tf.distribute.Strategy, *,
+                      gan_loss: str = "bce", l1_weight: float = 100.0,
+                      counter: tf.Variable | None = None) -> Callable:
+    """``step_fn((a, b), step) -> losses`` for pix2pix (Isola et al. 2017):
+    ``G`` maps ``a`` to ``b``; the conditional PatchGAN judges ``(a, b)``
+    pairs; G's loss is adversarial + ``l1_weight * |G(a) - b|``."""
+    G, D = nets.g, nets.d_b
+    g_vars, d_vars = nets.generator_variables, nets.discriminator_variables
+
+    def replica_step(batch, step):
+        replicas, _ = _replica_info()
+        a, b = _to_net(batch[0]), _to_net(batch[1])
+        n = tf.shape(a)[0]
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = G(a, training=True)
+            logits = D([tf.concat([a, a], 0), tf.concat([b, fake], 0)], training=True)
+            real_logits, fake_logits = logits[:n], logits[n:]
+            adv = generator_loss(fake_logits, gan_loss)
+            l1 = l1_weight * l1_loss(b, fake)
+            d_loss = discriminator_loss(real_logits, fake_logits, gan_loss)
+            scale = 1.0 / tf.cast(replicas, tf.float32)  # replicas share the global batch
+            g_scaled, d_scaled = (adv + l1) * scale, d_loss * scale
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        d_grads = d_tape.gradient(d_scaled, d_vars)
+        g_opt.apply_gradients(zip(g_grads, g_vars))
+        d_opt.apply_gradients(zip(d_grads, d_vars))
+        return {"g_adv": adv, "l1": l1, "d": d_loss}
+
+    return _wrap(replica_step, strategy, counter)
+
+
+def _wrap(replica_step, strategy, counter):
+    @tf.function
+    def step_fn(batch, step):
+        out = strategy.run(replica_step, args=(batch, step))
+        mean = tf.distribute.ReduceOp.MEAN
+        out = {k: strategy.reduce(mean, v, axis=None) for k, v in out.items()}
+        if counter is not None:
+            counter.assign_add(1)
+        return out
+
+    return step_fn
+
+
+def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
+                ) -> Callable[[int, int, int], tf.data.Dataset]:
+    """``stream(per_replica_batch, start_element, shard) -> Dataset`` of ``(a, b)``
+    batches in [0, 1] for ``config.data``."""
+    from data import mnistm, translation
+
+    size = config.image_size
+    if config.data in ("mnist_mnistm", "mnistm_to_mnist"):
+        if size != mnistm.DIGIT_SIZE:
+            raise ValueError(f"data={config.data!r} is {mnistm.DIGIT_SIZE} px: set image_size="
+                             f"{mnistm.DIGIT_SIZE}, got {size}")
+        if x_train is None:
+            from data.mnist import load_mnist
+            (x_train, _), _ = load_mnist()
+        swap = config.data == "mnistm_to_mnist"
+
+        def stream(b, start, shard):
+            ds = mnistm.mnist_mnistm_stream(x_train, batch_size=b, paired=config.model == "pix2pix",
+                                            seed=config.seed, start_step=start, shard=shard)
+            return ds.map(lambda a, m: (m, a)) if swap else ds
+        return stream
+    if config.data == "photo_painting":
+        return lambda b, start, shard: mnistm.photo_painting_stream(
+            size, batch_size=b, seed=config.seed, start_step=start, shard=shard)
+    if config.data == "gray_photo":
+        return lambda b, start, shard: mnistm.gray_photo_stream(
+            size, batch_size=b, seed=config.seed, start_step=start, shard=shard)
+    load_size = config.load_size or size
+    if config.data.startswith("tfds:"):
+        return lambda b, start, shard: translation.tfds_unaligned(
+            config.data[5:], batch_size=b, image_size=size, load_size=load_size,
+            seed=config.seed + shard, start_step=start)
+    aligned = config.model == "pix2pix"
+    return lambda b, start, shard: translation.folder_stream(
+        config.data, aligned=aligned, batch_size=b, image_size=size, load_size=load_size,
+        seed=config.seed, start_step=start, shard=shard)
+
+
+def sample_grid(nets: Nets, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Rows of ``a | G(a) [| F(G(a))]`` (and ``b | F(b) | G(F(b))`` for CycleGAN),
+    in [0, 1]."""
+    from .infer import run_generator
+
+    fake_b = run_generator(nets.g, a)
+    if nets.f is None:
+        cols = [a, fake_b] + ([b] if b is not None else [])
+        return tile_images(np.stack(cols, 1).reshape(-1, *a.shape[1:]), ncols=2 * len(cols))
+    rows = [a, fake_b, run_generator(nets.f, fake_b)]
+    if b is not None:
+        fake_a = run_generator(nets.f, b)
+        rows += [b, fake_a, run_generator(nets.g, fake_a)]
+    return tile_images(np.stack(rows, 1).reshape(-1, *a.shape[1:]), ncols=len(rows) * 2)
+
+
+def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
+          strategy: tf.distribute.Strategy | None = None, show_progress: bool = True,
+          stop_after: int | None = None) -> TrainResult:
+    """Train (or resume) the run in ``config.run_dir`` up to ``config.steps``.
+
+    ``x_train``: MNIST digits for the MNIST data sets (default: loaded);
+    ``stop_after``: stop after this many steps of this session (a checkpoint
+    is written first; simulates an interruption).
+    """
+    set_seed(config.seed)
+    strategy = strategy or get_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the {replicas} "
+                         "replicas of the strategy")
+    stream = make_stream(config, x_train)
+    per_replica = config.batch_size // replicas
+    shape = (config.image_size, config.image_size, 3)
+    with strategy.scope():
+        nets = build_nets(config)
+        g_opt = _optimizer(config, nets.generator_variables)
+        d_opt = _optimizer(config, nets.discriminator_variables)
+        pools = ((ImagePool(config.pool_size, shape, "pool_a"), ImagePool(config.pool_size, shape,
+                                                                             "pool_b"))
+                 if config.model == "cyclegan" else ())
+    trackables = dict(nets.trackables(), g_opt=g_opt, d_opt=d_opt)
+    trackables.update({p.name: p for p in pools})
+    run = Run(config.run_dir, dataclasses.asdict(config), trackables=trackables,
+              resumable=("steps", "decay_fraction", "log_every", "sample_every",
+                         "checkpoint_every", "run_dir"))
+    start = run.restore()
+    result = TrainResult(nets=nets, history=run.history, start_step=start, run_dir=run.dir)
+    if start >= config.steps:
+        return result
+    if config.model == "cyclegan":
+        step_fn = make_cyclegan_step(nets, g_opt, d_opt, pools, strategy, seed=config.seed,
+                                     gan_loss=config.gan_loss, cycle_weight=config.cycle_weight,
+                                     identity_weight=config.identity_weight, counter=run.step)
+    else:
+        step_fn = make_pix2pix_step(nets, g_opt, d_opt, strategy, gan_loss=config.gan_loss,
+                                    l1_weight=config.l1_weight, counter=run.step)
+
+    def per_replica_ds(ctx: tf.distribute.InputContext):
+        begin = start * ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        return stream(per_replica, begin, ctx.input_pipeline_id)
+
+    batches = iter(strategy.distribute_datasets_from_function(per_replica_ds))
+    preview = next(iter(stream(8, 10**9, 0)))  # fixed samples, never a training batch
+    preview = [np.asarray(t) for t in preview]
+    end = config.steps if stop_after is None else min(config.steps, start + stop_after)
+    bar = progress(end - start, initial=0, desc=f"{config.model}/{config.data}",
+                   disable=not show_progress)
+    t0 = time.perf_counter()
+    try:
+        for step in range(start, end):
+            out = step_fn(next(batches), tf.constant(step, tf.int64))  # also steps run.step
+            losses = {k: float(v) for k, v in out.items()}
+            done = step + 1
+            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
+            bar.update(1)
+            if done % config.log_every == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                run.log_scalars(done, dict(losses, lr=float(g_opt.learning_rate)))
+            if done % config.sample_every == 0 or done == end:
+                b = preview[1] if config.model == "cyclegan" else None
+                grid = sample_grid(nets, preview[0], b) if b is not None else \
+                    sample_grid(nets, preview[0], preview[1])
+                run.log_images(done, "samples", grid)
+            if done % config.checkpoint_every == 0 or done == end:
+                run.save()
+    except KeyboardInterrupt:
+        run.save()  # step counter and weights moved together: resume continues here
+        raise
+    finally:
+        bar.close()
+        run.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
+    import json
+
+    path = Path(run_dir) / "options.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: no readable options file ({exc})") from None
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(saved) - names)
+    if unknown:
+        raise ValueError(f"{path}: not a pix2pix/CycleGAN run (unknown options {unknown})")
+    saved.update(overrides, run_dir=str(run_dir))
+    return TrainConfig(**saved)
+
+
+def load_run(run_dir: str | Path) -> tuple[TrainConfig, Nets, int]:
+    """(config, networks with the newest checkpoint's weights, step) of a run."""
+    config = config_from_run(run_dir)
+    nets = build_nets(config)
+    run = Run(run_dir, dataclasses.asdict(config), trackables=nets.trackables())
+    latest = run.manager.latest_checkpoint
+    if latest is None:
+        raise ValueError(f"{run_dir}: no checkpoint to load")
+    try:
+        run.checkpoint.restore(latest).expect_partial()
+    except Exception as exc:
+        raise ValueError(f"{latest}: checkpoint does not match this model "
+                         f"({type(exc).__name__}: {str(exc)[:300]})") from None
+    return config, nets, int(run.step.numpy())
