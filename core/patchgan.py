@@ -28,15 +28,19 @@ def patchgan_receptive_field(n_layers: int = 3) -> int:
 
 
 def patchgan_discriminator(channels: int = 3, *, ndf: int = 64, n_layers: int = 3,
-                           condition_channels: int = 0, dtype=None,
+                           condition_channels: int = 0, norm: str = "instance", dtype=None,
                            name: str = "patchgan") -> keras.Model:
     """PatchGAN: ``(B, H, W, channels)`` in [-1, 1] -> logits ``(B, h, w, 1)``.
 
     ``condition_channels > 0`` makes the pix2pix conditional discriminator:
     it takes ``[condition, image]`` and concatenates them on channels.
     ``dtype``: a Keras dtype policy for the layers (e.g. ``"mixed_bfloat16"``);
-    logits are returned in float32.
+    logits are returned in float32. ``norm``: ``"instance"`` (the papers) or
+    ``"none"`` (junyanz's ``--norm none``; instance norm makes every logit
+    depend a little on every pixel through the statistics).
     """
+    if norm not in ("instance", "none"):
+        raise ValueError(f"norm must be 'instance' or 'none', got {norm!r}")
     image = keras.Input((None, None, channels), name="image")
     inputs = [image]
     x = image
@@ -49,13 +53,14 @@ def patchgan_discriminator(channels: int = 3, *, ndf: int = 64, n_layers: int = 
         filters = ndf * min(2 ** i, 8)
         x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=i == 0,
                           kernel_initializer=normal_init(), dtype=dtype, name=f"down{i + 1}")(x)
-        if i:
+        if i and norm == "instance":
             x = InstanceNormalization(dtype=dtype, name=f"down{i + 1}_norm")(x)
         x = layers.LeakyReLU(0.2, dtype=dtype)(x)
     x = layers.ZeroPadding2D(dtype=dtype)(x)
     x = layers.Conv2D(ndf * min(2 ** n_layers, 8), 4, use_bias=False, kernel_initializer=normal_init(),
                       dtype=dtype, name="conv")(x)
-    x = InstanceNormalization(dtype=dtype, name="conv_norm")(x)
+    if norm == "instance":
+        x = InstanceNormalization(dtype=dtype, name="conv_norm")(x)
     x = layers.LeakyReLU(0.2, dtype=dtype)(x)
     x = layers.ZeroPadding2D(dtype=dtype)(x)
     x = layers.Conv2D(1, 4, kernel_initializer=normal_init(), dtype=dtype, name="logits")(x)

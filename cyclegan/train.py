@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from core.gan_losses import GAN_LOSSES, discriminator_loss, generator_loss
 from core.image_pool import ImagePool
+from core.optim import FusedAdam
 from core.loop import Run, get_strategy, progress, set_seed, tile_images
 from core.patchgan import patchgan_discriminator
 
@@ -189,7 +190,7 @@ def build_nets(config: TrainConfig) -> Nets:
 def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
     schedule = LinearDecay(config.learning_rate, config.steps,
                            round(config.steps * config.decay_fraction))
-    opt = keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta_1, beta_2=0.999)
+    opt = FusedAdam(learning_rate=schedule, beta_1=config.beta_1, beta_2=0.999)
     opt.build(variables)  # slots exist before a checkpoint is restored into them
     return opt
 

@@ -16,8 +16,8 @@ import numpy as np
 from .cache import atomic_path
 from .images import IPTC_SYNTHETIC
 
-__all__ = ["cogan_sharing_diagram", "figures_dir", "gan_loop_diagram", "image_grid",
-           "loss_curves", "save_figure"]
+__all__ = ["cogan_sharing_diagram", "cycle_diagram", "figures_dir", "gan_loop_diagram",
+           "image_grid", "loss_curves", "save_figure", "unet_diagram"]
 
 
 def figures_dir(default: str | os.PathLike = "figures") -> Path:
@@ -158,4 +158,58 @@ def cogan_sharing_diagram():
     ax.text(2.7, 0.2, "high-level semantics shared", ha="center", fontsize=9, color="#1f5fa0")
     ax.text(10.7, 0.2, "high-level features shared", ha="center", fontsize=9, color="#a01f1f")
     ax.set_title("CoGAN: one noise vector, two domains, shared weights tie the pair together")
+    return fig
+
+
+def unet_diagram(levels: int = 5):
+    """The U-Net: an encoder that halves the image ``levels`` times, a decoder
+    that doubles it back, and skip connections joining equal sizes."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    ax.set_xlim(0, 2 * levels + 2)
+    ax.set_ylim(-0.6, levels + 0.8)
+    ax.axis("off")
+    for i in range(levels):
+        y = levels - i
+        h = max(0.25, 0.9 - 0.12 * i)
+        _box(ax, (1 + i, y), f"down {i + 1}", "#b7d7f0", w=0.9, h=h)
+        _box(ax, (2 * levels + 1 - i, y), f"up {i + 1}" if i else "out", "#f7d9b5", w=0.9, h=h)
+        if i:
+            _arrow(ax, (1 + i - 0.6, y + 1 - 0.3), (1 + i - 0.2, y + 0.3))
+            _arrow(ax, (2 * levels + 1 - i + 0.2, y + 0.3), (2 * levels + 1 - i + 0.6, y + 0.7))
+        if i < levels - 1:
+            _arrow(ax, (1.45 + i, y), (2 * levels + 0.55 - i, y), "skip (concatenate)"
+                   if i == 0 else "", "#888888", "-|>")
+    _box(ax, (levels + 1, 0.2), "bottleneck", "#dddddd", w=1.4, h=0.5)
+    _arrow(ax, (levels + 0.2, 0.9), (levels + 0.7, 0.45))
+    _arrow(ax, (levels + 1.3, 0.45), (levels + 1.8, 0.9))
+    ax.text(1, levels + 0.6, "input", ha="center")
+    ax.text(2 * levels + 1, levels + 0.6, "output (same size)", ha="center")
+    ax.set_title("U-Net: skip connections carry the input's detail straight to the output")
+    return fig
+
+
+def cycle_diagram():
+    """CycleGAN's two mappings and the cycle-consistency losses."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.set_xlim(0, 10.5)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    _box(ax, (1, 3), "x (domain A)", "#c9e8c0", w=1.7)
+    _box(ax, (4.2, 3), "G(x)", "#f7d9b5", w=1.2)
+    _box(ax, (7.4, 3), "F(G(x)) ~ x", "#c9e8c0", w=1.8)
+    _box(ax, (1, 1), "y (domain B)", "#b7d7f0", w=1.7)
+    _box(ax, (4.2, 1), "F(y)", "#f7d9b5", w=1.2)
+    _box(ax, (7.4, 1), "G(F(y)) ~ y", "#b7d7f0", w=1.8)
+    _box(ax, (4.2, 2), "D_B judges G(x)   D_A judges F(y)", "#f0b7b7", w=3.8, h=0.5)
+    _arrow(ax, (1.85, 3), (3.6, 3), "G: A -> B")
+    _arrow(ax, (4.8, 3), (6.5, 3), "F: B -> A")
+    _arrow(ax, (1.85, 1), (3.6, 1), "F: B -> A")
+    _arrow(ax, (4.8, 1), (6.5, 1), "G: A -> B")
+    ax.text(9.0, 3, "|F(G(x)) - x|\nforward cycle", fontsize=9, va="center")
+    ax.text(9.0, 1, "|G(F(y)) - y|\nbackward cycle", fontsize=9, va="center")
+    ax.set_title("CycleGAN: two mappings, two discriminators, and cycles back to the start")
     return fig

@@ -96,18 +96,26 @@ def _draw(pool: tf.Tensor, n: int, key: tf.Tensor) -> tf.Tensor:
 
 
 def mnist_mnistm_stream(x_train: np.ndarray, *, batch_size: int, paired: bool = False,
-                        seed: int = 0, start_step: int = 0, shard: int = 0) -> tf.data.Dataset:
+                        seed: int = 0, start_step: int = 0, shard: int = 0,
+                        backgrounds: np.ndarray | None = None) -> tf.data.Dataset:
     """Infinite stream of ``(mnist, mnistm)`` batches, each ``(B, 32, 32, 3)``.
 
     Unpaired (CycleGAN): MNIST digits from one half of ``x_train``, MNIST-M
     renders of digits from the other half (a seeded split). Paired (pix2pix):
-    the render of the very digit on the left.
+    the render of the very digit on the left. ``backgrounds``: ``(N, 32, 32, 3)``
+    crops in [0, 1] to blend with (default: :func:`background_bank`; Ganin
+    used BSDS500 photos).
     """
     x_train = np.asarray(x_train)
     if x_train.ndim != 3 or x_train.dtype != np.uint8:
         raise ValueError(f"x_train must be uint8 digits (N, 28, 28), got {x_train.dtype} "
                          f"{x_train.shape}")
-    bank = tf.constant(background_bank("train", seed=seed))
+    if backgrounds is None:
+        backgrounds = background_bank("train", seed=seed)
+    elif backgrounds.ndim != 4 or backgrounds.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE, 3):
+        raise ValueError(f"backgrounds must be (N, {DIGIT_SIZE}, {DIGIT_SIZE}, 3), got "
+                         f"{backgrounds.shape}")
+    bank = tf.constant(backgrounds, tf.float32)
     if paired:
         first = second = tf.constant(x_train)
     else:

@@ -1,0 +1,109 @@
+"""Translation data: MNIST-M-style renders, photo/painting crops, the
+unaligned/aligned folder layouts, random jitter and resumable streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from data import mnistm
+from data.translation import folder_stream, random_jitter, split_aligned, unaligned_files
+
+
+def test_mnistm_render_is_the_absolute_difference(rng):
+    digits = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    bg = rng.uniform(size=(3, 32, 32, 3)).astype(np.float32)
+    padded = np.pad(digits / 255.0, [(0, 0), (2, 2), (2, 2)])[..., None].repeat(3, -1)
+    np.testing.assert_allclose(mnistm.mnistm_render(digits, bg).numpy(), np.abs(bg - padded),
+                               atol=1e-6)
+    np.testing.assert_allclose(mnistm.mnist32(digits).numpy(), padded, atol=1e-6)
+
+
+def test_photo_regions_split_train_and_test():
+    full = mnistm.photo_bank(split="all")
+    train, test = mnistm.photo_bank(split="train"), mnistm.photo_bank(split="test")
+    for f, a, b in zip(full, train, test):
+        assert a.shape[1] + b.shape[1] == f.shape[1]
+        np.testing.assert_array_equal(np.concatenate([a, b], 1), f)
+    bank = mnistm.background_bank("test", n=10)
+    assert bank.shape == (10, 32, 32, 3) and 0 <= bank.min() and bank.max() <= 1
+
+
+def test_unpaired_stream_is_resumable_and_paired_stream_pairs(rng):
+    x = rng.integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
+    ds = mnistm.mnist_mnistm_stream(x, batch_size=4, seed=3)
+    batches = [tuple(t.numpy() for t in b) for b in ds.take(3)]
+    resumed = next(iter(mnistm.mnist_mnistm_stream(x, batch_size=4, seed=3, start_step=2)))
+    for a, b in zip(batches[2], resumed):
+        np.testing.assert_array_equal(a, b)
+    a, m = batches[0]
+    assert a.shape == m.shape == (4, 32, 32, 3)
+    # black backgrounds make a render equal to its digit: pairs match, unpaired do not
+    black = np.zeros((5, 32, 32, 3), np.float32)
+    a, m = next(iter(mnistm.mnist_mnistm_stream(x, batch_size=4, paired=True, backgrounds=black)))
+    np.testing.assert_allclose(a, m, atol=1e-6)
+    a, m = next(iter(mnistm.mnist_mnistm_stream(x, batch_size=4, backgrounds=black)))
+    assert not np.allclose(a, m)
+    with pytest.raises(ValueError, match=r"backgrounds must be \(N, 32, 32, 3\)"):
+        mnistm.mnist_mnistm_stream(x, batch_size=4, backgrounds=black[..., :1])
+
+
+def test_photo_painting_and_gray_photo_streams():
+    a, b = next(iter(mnistm.photo_painting_stream(48, batch_size=2, seed=1)))
+    assert a.shape == b.shape == (2, 48, 48, 3)
+    g, c = next(iter(mnistm.gray_photo_stream(32, batch_size=2)))
+    np.testing.assert_allclose(g[..., 0], tf.image.rgb_to_grayscale(c)[..., 0], atol=1e-6)
+    with pytest.raises(ValueError, match="larger than a source photo"):
+        next(iter(mnistm.photo_painting_stream(4096)))
+
+
+def _write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_unaligned_folder_layout(tmp_path, rng):
+    for side in ("A", "B"):
+        for i in range(3):
+            _write(tmp_path / f"train{side}" / f"{i}.jpg",
+                   rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8))
+    files_a, files_b = unaligned_files(tmp_path)
+    assert len(files_a) == len(files_b) == 3
+    ds = folder_stream(tmp_path, batch_size=2, image_size=32, load_size=36, seed=1)
+    batches = [tuple(t.numpy() for t in b) for b in ds.take(4)]
+    assert batches[0][0].shape == (2, 32, 32, 3)
+    assert 0.0 <= batches[0][0].min() and batches[0][0].max() <= 1.0
+    resumed = next(iter(folder_stream(tmp_path, batch_size=2, image_size=32, load_size=36, seed=1,
+                                      start_step=3)))
+    np.testing.assert_array_equal(resumed[0].numpy(), batches[3][0])
+    with pytest.raises(ValueError, match="trainA/ and trainB/"):
+        unaligned_files(tmp_path / "nothing")
+
+
+def test_aligned_pairs_get_the_same_jitter(tmp_path):
+    left = np.zeros((32, 32, 3), np.uint8)
+    left[..., 0] = 255
+    right = np.zeros((32, 32, 3), np.uint8)
+    right[..., 2] = 255
+    left[:, :8, 1] = 255  # a stripe on the left edge of A, and the same place on B
+    right[:, :8, 1] = 255
+    _write(tmp_path / "train" / "pair.png", np.concatenate([left, right], 1))
+    ds = folder_stream(tmp_path, aligned=True, batch_size=1, image_size=24, load_size=32)
+    for a, b in ds.take(6):
+        assert float(tf.reduce_mean(a[..., 0])) > 0.99 and float(tf.reduce_mean(b[..., 2])) > 0.99
+        np.testing.assert_allclose(a[..., 1].numpy(), b[..., 1].numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="aligned layout"):
+        folder_stream(tmp_path / "nope", aligned=True)
+
+
+def test_split_aligned_and_jitter_against_tf_image():
+    img = tf.reshape(tf.range(4 * 8 * 3, dtype=tf.float32), [4, 8, 3]) / 96.0
+    a, b = split_aligned(img)
+    np.testing.assert_array_equal(a.numpy(), img[:, :4].numpy())
+    np.testing.assert_array_equal(b.numpy(), img[:, 4:].numpy())
+    x = tf.random.uniform([16, 16, 3], seed=4)
+    out = random_jitter(x, tf.constant([1, 2], tf.int64), 16, 16)  # no crop: resize + mirror
+    np.testing.assert_allclose(tf.reduce_sum(out).numpy(), tf.reduce_sum(x).numpy(), rtol=1e-4)
+    assert np.allclose(out, x, atol=1e-5) or np.allclose(out, x[:, ::-1], atol=1e-5)

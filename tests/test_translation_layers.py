@@ -1,0 +1,173 @@
+"""Shared layers and losses of pix2pix/CycleGAN, checked against NumPy and
+the papers' definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.image_pool import ImagePool
+from core.layers import InstanceNormalization, ReflectionPadding2D
+from core.patchgan import patchgan_discriminator, patchgan_receptive_field
+from cyclegan import cycle_loss, identity_loss, l1_loss, resnet_generator, unet_generator
+from cyclegan.infer import required_multiple
+from cyclegan.train import LinearDecay
+
+
+def test_instance_norm_matches_numpy(rng):
+    x = rng.normal(3.0, 2.0, size=(2, 5, 7, 4)).astype(np.float32)
+    layer = InstanceNormalization(epsilon=1e-5)
+    layer.build(x.shape)
+    gamma, beta = rng.normal(size=4).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    layer.set_weights([gamma, beta])
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    # each sample on its own: the other sample does not change the result
+    np.testing.assert_allclose(layer(x[:1]).numpy(), expected[:1], rtol=1e-4, atol=1e-4)
+
+
+def test_instance_norm_keeps_bf16_and_computes_in_f32():
+    layer = InstanceNormalization(dtype="mixed_bfloat16")
+    y = layer(tf.random.normal([1, 8, 8, 3]) * 100.0)
+    assert y.dtype == tf.bfloat16
+
+
+def test_reflection_padding_matches_numpy(rng):
+    x = rng.normal(size=(1, 4, 5, 2)).astype(np.float32)
+    expected = np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(ReflectionPadding2D(2)(x).numpy(), expected)
+
+
+def test_patchgan_output_grid_and_receptive_field():
+    assert patchgan_receptive_field(3) == 70
+    d = patchgan_discriminator(3, ndf=8)
+    assert d(tf.zeros([1, 256, 256, 3])).shape == (1, 30, 30, 1)  # the tutorial's 30x30
+    # the receptive field measured, not computed: pixels that move one logit
+    # (without instance norm, whose statistics couple every pixel)
+    plain = patchgan_discriminator(3, ndf=8, norm="none")
+    x = tf.Variable(tf.random.normal([1, 128, 128, 3]))
+    with tf.GradientTape() as tape:
+        out = plain(x)
+        logit = out[0, 7, 7, 0]
+    grad = np.abs(tape.gradient(logit, x).numpy()[0]).sum(-1)
+    rows, cols = np.nonzero(grad)
+    assert rows.max() - rows.min() + 1 == 70 and cols.max() - cols.min() + 1 == 70
+
+
+def test_conditional_patchgan_takes_two_images():
+    d = patchgan_discriminator(3, ndf=8, condition_channels=3)
+    assert d([tf.zeros([2, 64, 64, 3]), tf.zeros([2, 64, 64, 3])]).shape == (2, 6, 6, 1)
+
+
+def test_unet_shapes_skips_and_dropout():
+    g = unet_generator(ngf=8, num_downs=5)
+    assert required_multiple(g) == 32
+    x = tf.random.uniform([2, 32, 32, 3], -1, 1)
+    y = g(x, training=False)
+    assert y.shape == (2, 32, 32, 3) and float(tf.reduce_max(tf.abs(y))) <= 1.0
+    np.testing.assert_array_equal(y.numpy(), g(x, training=False).numpy())  # no dropout
+    assert not np.array_equal(g(x, training=True).numpy(), g(x, training=True).numpy())
+    assert sum(isinstance(layer, tf.keras.layers.Dropout) for layer in g.layers) == 3
+    assert sum(isinstance(layer, tf.keras.layers.Concatenate) for layer in g.layers) == 4
+
+
+@pytest.mark.parametrize("blocks", [6, 9])
+def test_resnet_generator_blocks_and_padding(blocks):
+    g = resnet_generator(ngf=8, n_blocks=blocks)
+    assert required_multiple(g) == 4
+    assert sum(layer.name.endswith("_conv1") for layer in g.layers) == blocks
+    assert any(isinstance(layer, ReflectionPadding2D) for layer in g.layers)
+    assert g(tf.zeros([1, 36, 44, 3])).shape == (1, 36, 44, 3)
+
+
+def test_weights_start_normal_0_002():
+    g = unet_generator(ngf=64, num_downs=8)
+    kernel = g.get_layer("down4").kernel.numpy()  # 4*4*256*512 weights
+    assert abs(kernel.mean()) < 1e-3 and abs(kernel.std() - 0.02) < 1e-3
+
+
+def test_losses_match_definitions(rng):
+    a = rng.uniform(-1, 1, size=(2, 8, 8, 3)).astype(np.float32)
+    b = rng.uniform(-1, 1, size=(2, 8, 8, 3)).astype(np.float32)
+    l1 = np.abs(a - b).mean()
+    assert float(l1_loss(a, b)) == pytest.approx(l1, rel=1e-5)
+    assert float(cycle_loss(a, b)) == pytest.approx(10 * l1, rel=1e-5)
+    assert float(identity_loss(a, b)) == pytest.approx(5 * l1, rel=1e-5)
+
+
+def test_linear_decay_schedule():
+    s = LinearDecay(2e-4, total=200, decay=100)
+    assert float(s(0)) == pytest.approx(2e-4)
+    assert float(s(100)) == pytest.approx(2e-4)
+    assert float(s(150)) == pytest.approx(1e-4)
+    assert float(s(200)) == pytest.approx(0.0)
+    assert float(LinearDecay(1e-3, 10, 0)(9)) == pytest.approx(1e-3)
+
+
+def _reference_pool(size, queries, coins, slots):
+    """junyanz's ImagePool.query, one image at a time, with given random draws."""
+    pool, out = [], []
+    for images, c, s in zip(queries, coins, slots):
+        batch = []
+        for img, ci, si in zip(images, c, s):
+            if len(pool) < size:
+                pool.append(img)
+                batch.append(img)
+            elif ci > 0.5:
+                batch.append(pool[si].copy())
+                pool[si] = img
+            else:
+                batch.append(img)
+        out.append(np.stack(batch))
+    return out
+
+
+def test_image_pool_matches_reference_and_checkpoints(tmp_path, rng):
+    size, n = 3, 2
+    pool = ImagePool(size, (4, 4, 1))
+    query = tf.function(pool.query)
+    queries = [rng.normal(size=(n, 4, 4, 1)).astype(np.float32) for _ in range(6)]
+    keys = [tf.constant([9, k], tf.int64) for k in range(6)]
+    coins = [tf.random.stateless_uniform([n], k).numpy() for k in keys]
+    slots = [tf.random.stateless_uniform([n], k + 1, maxval=size, dtype=tf.int32).numpy()
+             for k in keys]
+    expected = _reference_pool(size, queries, coins, slots)
+    ckpt = tf.train.Checkpoint(pool=pool)
+    for i, (q, k) in enumerate(zip(queries, keys)):
+        np.testing.assert_array_equal(query(tf.constant(q), k).numpy(), expected[i])
+        if i == 2:
+            path = ckpt.write(str(tmp_path / "pool"))
+            state = pool.images.numpy().copy()
+    assert any((c > 0.5).any() for c in coins[2:])  # the swap branch was exercised
+    restored = ImagePool(size, (4, 4, 1))
+    tf.train.Checkpoint(pool=restored).read(path).assert_consumed()
+    np.testing.assert_array_equal(restored.images.numpy(), state)
+    assert int(restored.count.numpy()) == size
+
+
+def test_empty_pool_passes_through():
+    x = tf.random.normal([2, 4, 4, 3])
+    np.testing.assert_array_equal(ImagePool(0, (4, 4, 3)).query(x, tf.constant([0, 0], tf.int64)),
+                                  x.numpy())
+
+
+def test_fused_adam_matches_the_adam_formula(rng):
+    from core.optim import FusedAdam
+
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(4)]
+    var = tf.Variable(w0)
+    opt = FusedAdam(learning_rate=0.01, beta_1=0.5, beta_2=0.999, epsilon=1e-7)
+    step = tf.function(lambda g: opt.apply_gradients([(g, var)]))
+    w, m, v = w0.astype(np.float64), np.zeros_like(w0, np.float64), np.zeros_like(w0, np.float64)
+    for t, g in enumerate(grads, start=1):  # Kingma & Ba, Keras's epsilon placement
+        m = 0.5 * m + 0.5 * g
+        v = 0.999 * v + 0.001 * g * g
+        alpha = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.5 ** t)
+        w = w - alpha * m / (np.sqrt(v) + 1e-7)
+        step(tf.constant(g))
+    np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+    assert int(opt.iterations.numpy()) == 4
