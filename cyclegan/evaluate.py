@@ -32,10 +32,11 @@ def test_split(config: TrainConfig, n: int = 2000) -> dict[str, np.ndarray]:
                      "mnistm_to_mnist and gray_photo (others have no held-out metric)")
 
 
-def evaluate_nets(config: TrainConfig, nets: Nets, *, n: int = 2000,
-                  floors: bool = True) -> dict[str, dict[str, float]]:
+def evaluate_nets(config: TrainConfig, nets: Nets, *, n: int = 2000, floors: bool = True,
+                  classifier=None) -> dict[str, dict[str, float]]:
     """Scores of ``nets`` on the held-out split: ``{"model": ..., "identity":
-    ..., "untrained": ...}`` (floors included when ``floors``)."""
+    ..., "untrained": ...}`` (floors included when ``floors``). CycleGAN runs
+    are read by ``classifier`` (default: :func:`load_digit_classifier`)."""
     split = test_split(config, n)
     a, b = split["a"], split["b"]
 
@@ -57,7 +58,7 @@ def evaluate_nets(config: TrainConfig, nets: Nets, *, n: int = 2000,
         return out
     if config.data != "mnist_mnistm":
         raise ValueError(f"CycleGAN evaluation needs data='mnist_mnistm', got {config.data!r}")
-    classifier = load_digit_classifier()
+    classifier = classifier or load_digit_classifier()
     for name, cand in candidates.items():
         out[name] = cyclegan_scores(gen(cand.g), gen(cand.f), classifier, a, b, split["labels"])
     if floors:

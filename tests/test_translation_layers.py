@@ -72,6 +72,8 @@ def test_unet_shapes_skips_and_dropout():
     assert not np.array_equal(g(x, training=True).numpy(), g(x, training=True).numpy())
     assert sum(isinstance(layer, tf.keras.layers.Dropout) for layer in g.layers) == 3
     assert sum(isinstance(layer, tf.keras.layers.Concatenate) for layer in g.layers) == 4
+    names = {layer.name for layer in g.layers}  # no norm outermost, nor on the 1x1 bottleneck
+    assert {"down2_norm", "down4_norm"} <= names and not {"down1_norm", "down5_norm"} & names
 
 
 @pytest.mark.parametrize("blocks", [6, 9])

@@ -1,0 +1,102 @@
+"""pix2pix and CycleGAN on the offline digit data: train, evaluate on the
+held-out split against the floors, record CPU time.
+
+    python benchmarks/translation_table.py                       # both models
+    python benchmarks/translation_table.py --models cyclegan --cyclegan-steps 4000
+
+CycleGAN: MNIST <-> MNIST-M, class preservation of G and F read by the
+digit classifier trained in the repo, target-domain rate and cycle error;
+the identity mapping and an untrained model are the floors. pix2pix:
+MNIST-M -> digit, L1 / PSNR / SSIM on held-out pairs; the input itself and
+an untrained model are the floors. Runs live in ``runs/translation_table/``
+and resume; results go to ``benchmarks/results/translation_table.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import tensorflow as tf  # noqa: E402
+
+from cyclegan import TrainConfig, evaluate_nets, train  # noqa: E402
+from cyclegan.metrics import classify, load_digit_classifier  # noqa: E402
+from data.cache import atomic_path  # noqa: E402
+from data.mnist import load_mnist  # noqa: E402
+from data.mnistm import mnist_mnistm_test  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=["cyclegan", "pix2pix"])
+    ap.add_argument("--cyclegan-steps", type=int, default=2000)
+    ap.add_argument("--pix2pix-steps", type=int, default=1000)
+    ap.add_argument("--ngf", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-n", type=int, default=10000, help="held-out test digits")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "translation_table")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results"
+                    / "translation_table.json")
+    args = ap.parse_args()
+
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    report = json.loads(args.out.read_text()) if args.out.exists() else {}
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    classifier = load_digit_classifier(x_train, y_train, show_progress=True)
+    mnist, mnistm = mnist_mnistm_test(x_test, n=args.n)
+    labels = y_test[:args.n]
+    report["classifier"] = {
+        "mnist_test_accuracy": float((classify(classifier, mnist)[0] == labels).mean()),
+        "mnistm_test_accuracy": float((classify(classifier, mnistm)[0] == labels).mean()),
+        "domain_accuracy": float(((classify(classifier, mnist)[1] == 0).mean()
+                                  + (classify(classifier, mnistm)[1] == 1).mean()) / 2),
+        "seconds_incl_training_if_not_cached": time.perf_counter() - t0}
+    print(json.dumps(report["classifier"]), flush=True)
+    for model in args.models:
+        steps = args.cyclegan_steps if model == "cyclegan" else args.pix2pix_steps
+        config = TrainConfig(run_dir=str(args.runs / f"{model}_s{args.seed}"), model=model,
+                             data="mnist_mnistm" if model == "cyclegan" else "mnistm_to_mnist",
+                             gan_loss="lsgan" if model == "cyclegan" else "bce",
+                             pool_size=50 if model == "cyclegan" else 0, image_size=32,
+                             ngf=args.ngf, ndf=args.ngf, batch_size=args.batch_size, steps=steps,
+                             seed=args.seed, sample_every=max(1, steps // 4),
+                             checkpoint_every=max(1, steps // 10))
+        c0, w0 = cpu_seconds(), time.perf_counter()
+        result = train(config, x_train=x_train, show_progress=True)
+        cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
+        scores = evaluate_nets(config, result.nets, n=args.n)
+        report[model] = {"config": {k: getattr(config, k) for k in (
+            "model", "data", "generator", "ngf", "ndf", "image_size", "batch_size", "steps",
+            "gan_loss", "pool_size", "seed")},
+            "scores": scores, "train_wall_seconds_this_session": result.seconds,
+            "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
+            "resumed_from": result.start_step, "test_images": args.n}
+        print(model, json.dumps(scores, indent=1), flush=True)
+    report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  machine=f"{platform.node() or 'vm'} {platform.machine()}, {os.cpu_count()} CPUs",
+                  tensorflow=tf.__version__, command="python " + " ".join(
+                      ["benchmarks/translation_table.py"] + sys.argv[1:]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
