@@ -205,7 +205,7 @@ def test_inference_at_any_size_and_savedmodel_round_trip(tmp_path):
 def test_translate_folder_marks_outputs_synthetic(tmp_path):
     g = build_nets(TrainConfig(**TINY)).g
     src = tmp_path / "in"
-    save_image(src / "one.png", np.full((20, 30, 3), 0.5, np.float32))
+    save_image(src / "one.png", np.full((20, 30, 3), 0.5, np.float32), generator="test")
     written = translate_folder(g, src, tmp_path / "out", params={"run": "test"})
     assert [p.name for p in written] == ["one.png"]
     meta = read_provenance(written[0])
@@ -241,7 +241,7 @@ def test_cli_pix2pix_train_evaluate_translate_export(tmp_path, capsys):
     assert set(scores) == {"model", "untrained", "identity"}
     assert set(scores["model"]) == {"l1", "psnr", "ssim"}
     src = tmp_path / "in"
-    save_image(src / "a.png", np.zeros((28, 28, 3), np.float32))
+    save_image(src / "a.png", np.zeros((28, 28, 3), np.float32), generator="test")
     assert cli(["translate", "--run", run, "--input", str(src), "--output",
                 str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "a.png").exists()
