@@ -209,7 +209,7 @@ def test_translate_folder_marks_outputs_synthetic(tmp_path):
     written = translate_folder(g, src, tmp_path / "out", params={"run": "test"})
     assert [p.name for p in written] == ["one.png"]
     meta = read_provenance(written[0])
-    assert meta["AI-Generated"] == "true" and "one.png" in meta["Parameters"]
+    assert meta["AI-Generated"] == "true" and meta["Parameters"]["source"] == "one.png"
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         translate_folder(g, tmp_path / "empty", tmp_path / "x")
