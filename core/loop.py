@@ -99,12 +99,18 @@ class Run:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         extra = {}
         for name, obj in trackables.items():
-            if hasattr(obj, "variables") and hasattr(obj, "non_trainable_weights"):
+            if hasattr(obj, "weights") and hasattr(obj, "non_trainable_weights"):
                 # Keras 3 layers held in Python lists do not hand their
                 # non-trainable weights (batch-norm statistics) to
-                # tf.train.Checkpoint, nor do layers their RNG states
-                # (dropout's seed generator); list every variable explicitly
-                extra[f"{name}_all_weights"] = [getattr(w, "value", w) for w in obj.variables]
+                # tf.train.Checkpoint; list every weight explicitly
+                extra[f"{name}_all_weights"] = [getattr(w, "value", w) for w in obj.weights]
+                # nor RNG states (dropout's seed generator), which are variables
+                # but not weights; kept apart so older checkpoints still load
+                ids = {id(getattr(w, "value", w)) for w in obj.weights}
+                rng = [getattr(v, "value", v) for v in getattr(obj, "variables", [])]
+                rng = [v for v in rng if id(v) not in ids]
+                if rng:
+                    extra[f"{name}_rng_states"] = rng
         self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables, **extra)
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.dir / "checkpoints"),
                                                   max_to_keep=max_to_keep)
