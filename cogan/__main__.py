@@ -16,17 +16,13 @@ from pathlib import Path
 
 
 def _train_parser(sub) -> None:
+    from core.loop import add_config_arguments
+
     from .train import TrainConfig
 
     p = sub.add_parser("train", help="train a new run or resume one")
     p.add_argument("--run", required=True, help="run folder (resumed if it has checkpoints)")
-    defaults = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "run_dir":
-            continue
-        kind = type(getattr(defaults, f.name))
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None,
-                       help=f"default {getattr(defaults, f.name)!r} (or the saved run's)")
+    add_config_arguments(p, TrainConfig)
     p.add_argument("--quiet", action="store_true")
 
 
@@ -62,14 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             from .metrics import pixel_agreement_of_model
-            from .train import TrainConfig, config_from_run, train
+            from core.loop import config_for_cli
 
-            overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-                         if f.name != "run_dir" and getattr(args, f.name, None) is not None}
-            if (Path(args.run) / "options.json").exists():
-                config = config_from_run(args.run, **overrides)
-            else:
-                config = TrainConfig(run_dir=args.run, **overrides)
+            from .train import TrainConfig, train
+
+            config = config_for_cli(TrainConfig, args.run, args)
             result = train(config, show_progress=not args.quiet)
             print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
             if config.model != "dcgan":

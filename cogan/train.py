@@ -10,7 +10,6 @@ TensorBoard and save sample grids (see :mod:`core.loop`).
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from core.gan_losses import discriminator_loss, generator_loss
-from core.loop import Run, get_strategy, progress, set_seed, tile_images
+from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
+from core.loop import config_from_run as core_config_from_run
 from data.mnist import digit_stream, load_mnist, unpaired_domains
 
 from .models import CoGAN, ConditionalGAN, DCGAN
@@ -226,43 +226,14 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
                               gan_loss=config.gan_loss, counter=run.step)
     batches = iter(_dataset(config, x_train, start, strategy, stream_fn))
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
-    bar = progress(end - start, desc=f"{config.model}/{config.task}", disable=not show_progress)
-    t0 = time.perf_counter()
-    try:
-        for step in range(start, end):
-            out = step_fn(next(batches), tf.constant(step, tf.int64))  # also steps run.step
-            losses = {k: float(v) for k, v in out.items()}
-            done = step + 1
-            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
-            bar.update(1)
-            bar.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}",
-                            refresh=False)
-            if done % config.log_every == 0:
-                run.log_scalars(done, losses)
-            if done % config.sample_every == 0 or done == end:
-                run.log_images(done, "samples", sample_grid(model))
-            if done % config.checkpoint_every == 0 or done == end:
-                run.save()
-    except KeyboardInterrupt:
-        run.save()  # step counter and weights moved together: resume continues here
-        raise
-    finally:
-        bar.close()
-        run.close()
-    result.seconds = time.perf_counter() - t0
+    result.seconds = run_steps(run, step_fn, batches, start, end, log_every=config.log_every,
+                               sample_every=config.sample_every,
+                               checkpoint_every=config.checkpoint_every,
+                               sample_fn=lambda: sample_grid(model),
+                               desc=f"{config.model}/{config.task}", show_progress=show_progress)
     return result
 
 
 def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
-    import json
-
-    path = Path(run_dir) / "options.json"
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: no readable options file ({exc})") from None
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    saved = {k: v for k, v in saved.items() if k in names}
-    saved.update(overrides, run_dir=str(run_dir))
-    return TrainConfig(**saved)
+    return core_config_from_run(TrainConfig, run_dir, **overrides)

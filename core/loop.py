@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ import tensorflow as tf
 
 from data.cache import atomic_path
 
-__all__ = ["Run", "get_strategy", "progress", "set_seed", "tile_images"]
+__all__ = ["Run", "add_config_arguments", "config_for_cli", "config_from_run", "get_strategy",
+           "progress", "run_steps", "set_seed", "tile_images"]
 
 
 def set_seed(seed: int) -> None:
@@ -201,3 +203,87 @@ class Run:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tensor]],
+              batches: Iterator[Any], start: int, end: int, *, log_every: int,
+              sample_every: int, checkpoint_every: int,
+              sample_fn: Callable[[], np.ndarray],
+              extra_scalars: Callable[[], Mapping[str, float]] | None = None,
+              desc: str = "train", show_progress: bool = True) -> float:
+    """Run steps ``start .. end - 1`` of a training run; return the seconds spent.
+
+    ``step_fn(batch, step)`` runs one step (and increments ``run.step`` in
+    the same graph call) and returns scalar losses. Each step appends a row
+    ``{step, seconds, **losses}`` to ``run.history``; every ``log_every``
+    steps the losses (and ``extra_scalars()``, e.g. the learning rate) go to
+    TensorBoard, every ``sample_every`` steps ``sample_fn()``'s grid is saved,
+    every ``checkpoint_every`` steps (and at the end, and on Ctrl-C) a
+    checkpoint is written.
+    """
+    bar = progress(end - start, desc=desc, disable=not show_progress)
+    t0 = time.perf_counter()
+    try:
+        for step in range(start, end):
+            out = step_fn(next(batches), tf.constant(step, tf.int64))
+            losses = {k: float(v) for k, v in out.items()}
+            done = step + 1
+            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
+            bar.update(1)
+            if done % log_every == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                run.log_scalars(done, dict(losses, **(extra_scalars() if extra_scalars else {})))
+            if done % sample_every == 0 or done == end:
+                run.log_images(done, "samples", sample_fn())
+            if done % checkpoint_every == 0 or done == end:
+                run.save()
+    except KeyboardInterrupt:
+        run.save()  # step counter and weights moved together: resume continues here
+        raise
+    finally:
+        bar.close()
+        run.close()
+    return time.perf_counter() - t0
+
+
+def config_from_run(config_cls: type, run_dir: str | os.PathLike, **overrides: Any):
+    """The ``config_cls`` dataclass saved in ``run_dir/options.json``, with
+    ``overrides`` and ``run_dir`` applied. Saved keys the class does not know
+    (e.g. ``data_size``) are dropped."""
+    import dataclasses
+
+    path = Path(run_dir) / "options.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: no readable options file ({exc})") from None
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    saved = {k: v for k, v in saved.items() if k in names}
+    saved.update(overrides, run_dir=str(run_dir))
+    return config_cls(**saved)
+
+
+def add_config_arguments(parser, config_cls: type) -> None:
+    """One ``--option`` per field of the ``config_cls`` dataclass (except
+    ``run_dir``), defaulting to None so saved runs keep their options."""
+    import dataclasses
+
+    defaults = config_cls()
+    for f in dataclasses.fields(config_cls):
+        if f.name == "run_dir":
+            continue
+        kind = type(getattr(defaults, f.name))
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None,
+                            help=f"default {getattr(defaults, f.name)!r} (or the saved run's)")
+
+
+def config_for_cli(config_cls: type, run_dir: str, args) -> Any:
+    """A new run's config from CLI ``args``, or the saved run's with the given
+    options overriding it (the run then checks they may change)."""
+    import dataclasses
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)
+                 if f.name != "run_dir" and getattr(args, f.name, None) is not None}
+    if (Path(run_dir) / "options.json").exists():
+        return config_from_run(config_cls, run_dir, **overrides)
+    return config_cls(run_dir=run_dir, **overrides)

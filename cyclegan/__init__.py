@@ -6,12 +6,22 @@
 >>> evaluate_run("runs/cyclegan-digits")        # class preservation, cycle error
 """
 
+from .evaluate import evaluate_nets, evaluate_run
 from .infer import export_generator, load_exported, run_generator, translate_folder
 from .losses import cycle_loss, identity_loss, l1_loss
 from .models import GENERATORS, build_generator, resnet_generator, unet_generator
-from .train import (LinearDecay, Nets, TrainConfig, TrainResult, build_nets, config_from_run,
-                    load_run, make_cyclegan_step, make_pix2pix_step, train)
-from .evaluate import evaluate_nets, evaluate_run
+from .train import (
+                    LinearDecay,
+                    Nets,
+                    TrainConfig,
+                    TrainResult,
+                    build_nets,
+                    config_from_run,
+                    load_run,
+                    make_cyclegan_step,
+                    make_pix2pix_step,
+                    train,
+)
 
 __all__ = ["GENERATORS", "LinearDecay", "Nets", "TrainConfig", "TrainResult", "build_generator",
            "build_nets", "config_from_run", "cycle_loss", "evaluate_nets", "evaluate_run",

@@ -19,10 +19,10 @@ are batched (``G([x, y])`` for translation and identity, ``D([real, fake])``).
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -30,8 +30,9 @@ import tensorflow as tf
 
 from core.gan_losses import GAN_LOSSES, discriminator_loss, generator_loss
 from core.image_pool import ImagePool
+from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
+from core.loop import config_from_run as core_config_from_run
 from core.optim import FusedAdam
-from core.loop import Run, get_strategy, progress, set_seed, tile_images
 from core.patchgan import patchgan_discriminator
 
 from .losses import cycle_loss, identity_loss, l1_loss
@@ -77,7 +78,7 @@ class TrainConfig:
     decay_fraction: float = 0.5      # linear decay to 0 over this last fraction of steps
     learning_rate: float = 2e-4
     beta_1: float = 0.5
-    gan_loss: str = "lsgan"
+    gan_loss: str = "auto"           # lsgan | bce; auto: lsgan (CycleGAN), bce (pix2pix)
     cycle_weight: float = 10.0
     identity_weight: float = 0.5     # x cycle_weight (CycleGAN)
     l1_weight: float = 100.0         # pix2pix
@@ -96,6 +97,8 @@ class TrainConfig:
             bad("model", "'cyclegan' or 'pix2pix'")
         if self.generator not in GENERATORS:
             bad("generator", f"one of {GENERATORS}")
+        if self.gan_loss == "auto":
+            self.gan_loss = "lsgan" if self.model == "cyclegan" else "bce"
         if self.gan_loss not in GAN_LOSSES:
             bad("gan_loss", f"one of {GAN_LOSSES}")
         if self.precision not in PRECISIONS:
@@ -414,51 +417,18 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     preview = next(iter(stream(8, 0, 999)))  # fixed samples from a shard no replica uses
     preview = [np.asarray(t) for t in preview]
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
-    bar = progress(end - start, initial=0, desc=f"{config.model}/{config.data}",
-                   disable=not show_progress)
-    t0 = time.perf_counter()
-    try:
-        for step in range(start, end):
-            out = step_fn(next(batches), tf.constant(step, tf.int64))  # also steps run.step
-            losses = {k: float(v) for k, v in out.items()}
-            done = step + 1
-            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
-            bar.update(1)
-            if done % config.log_every == 0:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                run.log_scalars(done, dict(losses, lr=float(g_opt.learning_rate)))
-            if done % config.sample_every == 0 or done == end:
-                b = preview[1] if config.model == "cyclegan" else None
-                grid = sample_grid(nets, preview[0], b) if b is not None else \
-                    sample_grid(nets, preview[0], preview[1])
-                run.log_images(done, "samples", grid)
-            if done % config.checkpoint_every == 0 or done == end:
-                run.save()
-    except KeyboardInterrupt:
-        run.save()  # step counter and weights moved together: resume continues here
-        raise
-    finally:
-        bar.close()
-        run.close()
-    result.seconds = time.perf_counter() - t0
+    result.seconds = run_steps(
+        run, step_fn, batches, start, end, log_every=config.log_every,
+        sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
+        sample_fn=lambda: sample_grid(nets, preview[0], preview[1]),
+        extra_scalars=lambda: {"lr": float(g_opt.learning_rate)},
+        desc=f"{config.model}/{config.data}", show_progress=show_progress)
     return result
 
 
 def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
-    import json
-
-    path = Path(run_dir) / "options.json"
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: no readable options file ({exc})") from None
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(saved) - names)
-    if unknown:
-        raise ValueError(f"{path}: not a pix2pix/CycleGAN run (unknown options {unknown})")
-    saved.update(overrides, run_dir=str(run_dir))
-    return TrainConfig(**saved)
+    return core_config_from_run(TrainConfig, run_dir, **overrides)
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, Nets, int]:

@@ -26,9 +26,18 @@ import tensorflow as tf
 from . import samples
 from .images import load_image
 
-__all__ = ["DIGIT_SIZE", "background_bank", "gray_photo_stream", "gray_photo_test",
-           "mnist_mnistm_stream", "mnist_mnistm_test", "mnist32", "mnistm_render",
-           "photo_painting_stream", "photo_bank"]
+__all__ = [
+    "DIGIT_SIZE",
+    "background_bank",
+    "gray_photo_stream",
+    "gray_photo_test",
+    "mnist32",
+    "mnist_mnistm_stream",
+    "mnist_mnistm_test",
+    "mnistm_render",
+    "photo_bank",
+    "photo_painting_stream",
+]
 
 DIGIT_SIZE = 32
 _TRAIN_FRACTION = 0.8  # left part of every photo: training crops; right part: test crops

@@ -9,6 +9,9 @@
   (``ROOT/val/`` too).
 - ``tfds.load("cycle_gan/horse2zebra")`` and friends (needs
   ``tensorflow-datasets`` and internet), as in the TensorFlow tutorial.
+- :func:`fetch_dataset`: the archives the pix2pix tutorial and junyanz's
+  scripts download (``facades``, ``maps``, ``horse2zebra``, ...), cached and
+  unpacked safely into one of the layouts above.
 
 Random jitter as in the papers: resize to ``load_size`` (286 for 256 crops),
 random crop to ``image_size``, random mirror; aligned pairs get the same crop
@@ -25,10 +28,17 @@ from pathlib import Path
 
 import tensorflow as tf
 
-__all__ = ["IMAGE_SUFFIXES", "aligned_files", "folder_stream", "random_jitter",
-           "split_aligned", "tfds_unaligned", "unaligned_files"]
+__all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "aligned_files", "fetch_dataset", "folder_stream",
+           "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+#: where the pix2pix tutorial (aligned sets) and junyanz's download scripts
+#: (unaligned sets) fetch their archives
+DATASET_URLS = {
+    "pix2pix": "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz",
+    "cyclegan": "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip",
+}
 
 
 def _images_in(folder: Path) -> list[str]:
@@ -143,3 +153,57 @@ def tfds_unaligned(name: str, *, split: str = "train", batch_size: int = 1, imag
 
     both = tf.data.Dataset.zip((side("A", 0), side("B", 1))).batch(batch_size, drop_remainder=True)
     return both.skip(start_step).prefetch(2)
+
+
+def _safe_members(names: list[str], archive: str) -> None:
+    for name in names:
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts:
+            raise ValueError(f"{archive}: refusing a member that escapes the folder: {name!r}")
+
+
+def fetch_dataset(name: str, *, kind: str = "pix2pix", url: str | None = None,
+                  sha256: str | None = None) -> Path:
+    """Download (once, cached; SHA-256 checked when given) and unpack a
+    pix2pix (``kind="pix2pix"``: ``.tar.gz`` of ``NAME/train/`` A|B images)
+    or CycleGAN (``kind="cyclegan"``: ``.zip`` of ``NAME/trainA/`` ...)
+    dataset; return the folder to pass as ``data=``. Archives whose members
+    would land outside the folder are refused. ``url`` overrides the
+    official address (e.g. a mirror or a ``file://`` path)."""
+    import shutil
+    import tarfile
+    import tempfile
+    import zipfile
+
+    from .cache import cache_dir, download
+
+    if kind not in DATASET_URLS:
+        raise ValueError(f"kind must be one of {sorted(DATASET_URLS)}, got {kind!r}")
+    if not name or "/" in name or name in {".", ".."}:
+        raise ValueError(f"dataset name must be a plain name like 'facades', got {name!r}")
+    url = url or DATASET_URLS[kind].format(name=name)
+    root = cache_dir("datasets", kind)
+    folder = root / name
+    if folder.is_dir():
+        return folder
+    archive = download(url, sha256=sha256)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _safe_members(zf.namelist(), str(archive))
+                zf.extractall(tmp)
+        else:
+            try:
+                with tarfile.open(archive) as tf_:
+                    _safe_members(tf_.getnames(), str(archive))
+                    tf_.extractall(tmp, filter="data")  # no links out, no devices
+            except tarfile.TarError as exc:
+                raise ValueError(f"{archive}: not a zip or tar archive ({exc})") from None
+        inner = tmp / name
+        if not inner.is_dir():
+            raise ValueError(f"{archive}: expected a top-level folder {name}/ in the archive")
+        os.replace(inner, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder

@@ -17,14 +17,21 @@ import tensorflow as tf
 
 from core.gan_losses import generator_loss
 from core.image_pool import ImagePool
-from cyclegan import (TrainConfig, build_nets, export_generator, load_exported, run_generator,
-                      train, translate_folder)
+from core.loop import set_seed
+from cyclegan import (
+    TrainConfig,
+    build_nets,
+    export_generator,
+    load_exported,
+    run_generator,
+    train,
+    translate_folder,
+)
 from cyclegan.__main__ import main as cli
 from cyclegan.losses import cycle_loss, identity_loss
 from cyclegan.metrics import paired_scores
 from cyclegan.train import _optimizer, make_cyclegan_step
 from data import read_provenance, save_image
-from core.loop import set_seed
 from data.mnist import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +139,7 @@ def test_run_folder_options_and_guards(tmp_path, digits):
 
 
 def test_bad_config_values_are_named():
+    assert TrainConfig().gan_loss == "lsgan" and TrainConfig(model="pix2pix").gan_loss == "bce"
     with pytest.raises(ValueError, match="generator must be one of"):
         TrainConfig(generator="resnet12")
     with pytest.raises(ValueError, match="image_size must be a power of two"):
@@ -252,3 +260,12 @@ def test_cli_pix2pix_train_evaluate_translate_export(tmp_path, capsys):
     assert (tmp_path / "sm" / "saved_model.pb").exists()
     assert cli(["evaluate", "--run", str(tmp_path / "missing")]) == 2
     assert "options.json" in capsys.readouterr().err
+
+
+def test_bf16_compute_keeps_float32_weights_and_trains(tmp_path, digits):
+    config = TrainConfig(run_dir=str(tmp_path / "bf16"), precision="bf16", steps=1, **TINY)
+    result = train(config, x_train=digits, show_progress=False)
+    assert all(w.dtype == "float32" for w in result.nets.g.trainable_weights)
+    assert result.nets.g.get_layer("down1").compute_dtype == "bfloat16"
+    assert all(np.isfinite(v) for v in result.history[-1].values())
+    assert run_generator(result.nets.g, np.zeros((1, 32, 32, 3), np.float32)).dtype == np.float32

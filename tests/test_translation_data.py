@@ -9,7 +9,12 @@ import tensorflow as tf
 from PIL import Image
 
 from data import mnistm
-from data.translation import folder_stream, random_jitter, split_aligned, unaligned_files
+from data.translation import (
+    folder_stream,
+    random_jitter,
+    split_aligned,
+    unaligned_files,
+)
 
 
 def test_mnistm_render_is_the_absolute_difference(rng):
@@ -107,3 +112,45 @@ def test_split_aligned_and_jitter_against_tf_image():
     out = random_jitter(x, tf.constant([1, 2], tf.int64), 16, 16)  # no crop: resize + mirror
     np.testing.assert_allclose(tf.reduce_sum(out).numpy(), tf.reduce_sum(x).numpy(), rtol=1e-4)
     assert np.allclose(out, x, atol=1e-5) or np.allclose(out, x[:, ::-1], atol=1e-5)
+
+
+def _tar(path, members):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_fetch_dataset_unpacks_into_the_aligned_layout(tmp_path, isolated_cache):
+    import hashlib
+    import io
+
+    from data.cache import ChecksumError
+    from data.translation import fetch_dataset
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 16, 3), np.uint8)).save(buf, format="PNG")
+    archive = tmp_path / "facades.tar.gz"
+    _tar(archive, {"facades/train/1.png": buf.getvalue()})
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    with pytest.raises(ChecksumError):
+        fetch_dataset("facades", url=archive.as_uri(), sha256="0" * 64)
+    folder = fetch_dataset("facades", url=archive.as_uri(), sha256=digest)
+    assert (folder / "train" / "1.png").is_file()
+    a, b = next(iter(folder_stream(folder, aligned=True, image_size=8, load_size=8)))
+    assert a.shape == b.shape == (1, 8, 8, 3)
+
+
+def test_fetch_dataset_refuses_members_outside_the_folder(tmp_path, isolated_cache):
+    from data.translation import fetch_dataset
+
+    evil = tmp_path / "evil.tar.gz"
+    _tar(evil, {"evil/train/ok.png": b"x", "evil/../../escaped.txt": b"boom"})
+    with pytest.raises(ValueError, match="escapes the folder"):
+        fetch_dataset("evil", url=evil.as_uri())
+    assert not list(isolated_cache.rglob("escaped.txt"))
+    assert not (tmp_path / "escaped.txt").exists()

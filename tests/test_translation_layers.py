@@ -10,7 +10,13 @@ import tensorflow as tf
 from core.image_pool import ImagePool
 from core.layers import InstanceNormalization, ReflectionPadding2D
 from core.patchgan import patchgan_discriminator, patchgan_receptive_field
-from cyclegan import cycle_loss, identity_loss, l1_loss, resnet_generator, unet_generator
+from cyclegan import (
+    cycle_loss,
+    identity_loss,
+    l1_loss,
+    resnet_generator,
+    unet_generator,
+)
 from cyclegan.infer import required_multiple
 from cyclegan.train import LinearDecay
 
