@@ -86,7 +86,8 @@ def main() -> None:
             "gan_loss", "pool_size", "seed")},
             "scores": scores, "train_wall_seconds_this_session": result.seconds,
             "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
-            "resumed_from": result.start_step, "test_images": args.n}
+            "resumed_from": result.start_step, "test_images": args.n,
+            "command": "python " + " ".join(["benchmarks/translation_table.py"] + sys.argv[1:])}
         print(model, json.dumps(scores, indent=1), flush=True)
     report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node() or 'vm'} {platform.machine()}, {os.cpu_count()} CPUs",
