@@ -90,7 +90,9 @@ def build(size: int, which: str, ngf: int = 64):
     from core.image_pool import ImagePool
     from cyclegan.train import TrainConfig, _optimizer, build_nets, make_cyclegan_step
 
-    config = TrainConfig(image_size=size, ngf=ngf, ndf=64, batch_size=1, steps=10**6)
+    # the tutorial runs fp32; ours takes the default precision (auto)
+    config = TrainConfig(image_size=size, ngf=ngf, ndf=64, batch_size=1, steps=10**6,
+                         **({"precision": "float32"} if which == "tutorial" else {}))
     nets = build_nets(config)
     if which == "tutorial":
         opts = [keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in range(4)]
@@ -130,6 +132,9 @@ def main() -> None:
 
     import tensorflow as tf
 
+    from cyclegan.train import TrainConfig
+
+    precision = TrainConfig().precision  # the default path: bf16 only where native
     rows = []
     for size in args.sizes:
         steps = {w: build(size, w) for w in ("tutorial", "ours")}
@@ -148,9 +153,11 @@ def main() -> None:
                 times[w].append(time.perf_counter() - t)
         med = {w: statistics.median(v) for w, v in times.items()}
         row = {"size": size, "tutorial_s": med["tutorial"], "ours_s": med["ours"],
+               "ours_precision": precision,
                "speedup": med["tutorial"] / med["ours"], "samples": times}
         rows.append(row)
-        print(f"{size} px: tutorial {med['tutorial']:.3f} s/step, ours {med['ours']:.3f} s/step, "
+        print(f"{size} px: tutorial {med['tutorial']:.3f} s/step, ours ({precision}) "
+              f"{med['ours']:.3f} s/step, "
               f"{row['speedup']:.2f}x", flush=True)
         del steps
     first = {w: first_call(128, w) for w in ("ours", "tutorial")}

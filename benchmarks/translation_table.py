@@ -3,11 +3,16 @@ held-out split against the floors, record CPU time.
 
     python benchmarks/translation_table.py                       # both models
     python benchmarks/translation_table.py --models cyclegan --cyclegan-steps 4000
+    python benchmarks/translation_table.py --models cyclegan --cyclegan-steps 1500 \
+        --backward-cycle-scale 0.2                               # lambda_B = 2
+    python benchmarks/translation_table.py --models cyclegan --generator resnet6
+    python benchmarks/translation_table.py --models pix2pix_gray # grey -> colour photos
 
 CycleGAN: MNIST <-> MNIST-M, class preservation of G and F read by the
 digit classifier trained in the repo, target-domain rate and cycle error;
 the identity mapping and an untrained model are the floors. pix2pix:
-MNIST-M -> digit, L1 / PSNR / SSIM on held-out pairs; the input itself and
+MNIST-M -> digit (``pix2pix``) and grey -> colour photo crops at 64 px
+(``pix2pix_gray``), L1 / PSNR / SSIM on held-out pairs; the input itself and
 an untrained model are the floors. Runs live in ``runs/translation_table/``
 and resume; results go to ``benchmarks/results/translation_table.json``.
 """
@@ -43,9 +48,16 @@ def cpu_seconds() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", nargs="+", default=["cyclegan", "pix2pix"])
+    ap.add_argument("--models", nargs="+", default=["cyclegan", "pix2pix"],
+                    choices=["cyclegan", "pix2pix", "pix2pix_gray"])
     ap.add_argument("--cyclegan-steps", type=int, default=2000)
+    ap.add_argument("--cycle-weight", type=float, default=10.0)
+    ap.add_argument("--backward-cycle-scale", type=float, default=1.0,
+                    help="lambda_B / lambda_A (1: the paper's equal weights)")
+    ap.add_argument("--identity-weight", type=float, default=0.5, help="x cycle weight")
     ap.add_argument("--pix2pix-steps", type=int, default=1000)
+    ap.add_argument("--gray-steps", type=int, default=600)
+    ap.add_argument("--generator", default="unet", help="unet | resnet6 | resnet9")
     ap.add_argument("--ngf", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
@@ -69,26 +81,44 @@ def main() -> None:
         "seconds_incl_training_if_not_cached": time.perf_counter() - t0}
     print(json.dumps(report["classifier"]), flush=True)
     for model in args.models:
-        steps = args.cyclegan_steps if model == "cyclegan" else args.pix2pix_steps
-        config = TrainConfig(run_dir=str(args.runs / f"{model}_s{args.seed}"), model=model,
-                             data="mnist_mnistm" if model == "cyclegan" else "mnistm_to_mnist",
+        key, steps, extra = model, args.pix2pix_steps, {}
+        if model == "cyclegan":
+            steps = args.cyclegan_steps
+            extra = {"cycle_weight": args.cycle_weight,
+                     "backward_cycle_scale": args.backward_cycle_scale,
+                     "identity_weight": args.identity_weight}
+            if (args.cycle_weight, args.backward_cycle_scale) != (10.0, 1.0):
+                key = f"cyclegan_cyc{args.cycle_weight:g}_bwd{args.backward_cycle_scale:g}"
+            if args.identity_weight != 0.5:
+                key += f"_idt{args.identity_weight:g}"
+        if args.generator != "unet":
+            key += f"_{args.generator}"
+        data, size, batch = {"cyclegan": ("mnist_mnistm", 32, args.batch_size),
+                             "pix2pix": ("mnistm_to_mnist", 32, args.batch_size),
+                             "pix2pix_gray": ("gray_photo", 64, 4)}[model]
+        if model == "pix2pix_gray":
+            steps = args.gray_steps
+        config = TrainConfig(run_dir=str(args.runs / f"{key}_s{args.seed}"),
+                             model="cyclegan" if model == "cyclegan" else "pix2pix", data=data,
                              gan_loss="lsgan" if model == "cyclegan" else "bce",
-                             pool_size=50 if model == "cyclegan" else 0, image_size=32,
-                             ngf=args.ngf, ndf=args.ngf, batch_size=args.batch_size, steps=steps,
+                             pool_size=50 if model == "cyclegan" else 0, image_size=size,
+                             generator=args.generator, ngf=args.ngf, ndf=args.ngf,
+                             batch_size=batch, steps=steps,
                              seed=args.seed, sample_every=max(1, steps // 4),
-                             checkpoint_every=max(1, steps // 10))
+                             checkpoint_every=max(1, steps // 10), **extra)
         c0, w0 = cpu_seconds(), time.perf_counter()
         result = train(config, x_train=x_train, show_progress=True)
         cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
         scores = evaluate_nets(config, result.nets, n=args.n)
-        report[model] = {"config": {k: getattr(config, k) for k in (
+        report[key] = {"config": {k: getattr(config, k) for k in (
             "model", "data", "generator", "ngf", "ndf", "image_size", "batch_size", "steps",
-            "gan_loss", "pool_size", "seed")},
+            "gan_loss", "cycle_weight", "backward_cycle_scale", "identity_weight", "pool_size",
+            "seed")},
             "scores": scores, "train_wall_seconds_this_session": result.seconds,
             "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
             "resumed_from": result.start_step, "test_images": args.n,
             "command": "python " + " ".join(["benchmarks/translation_table.py"] + sys.argv[1:])}
-        print(model, json.dumps(scores, indent=1), flush=True)
+        print(key, json.dumps(scores, indent=1), flush=True)
     report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node() or 'vm'} {platform.machine()}, {os.cpu_count()} CPUs",
                   tensorflow=tf.__version__, command="python " + " ".join(

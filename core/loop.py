@@ -90,11 +90,13 @@ class Run:
         variable is added.
       resumable: option keys allowed to change between sessions (e.g. the
         total number of steps).
+      defaults: values of options added to the code after a run was written;
+        a saved run without such a key resumes if the value is the default.
     """
 
     def __init__(self, run_dir: str | os.PathLike, options: Mapping[str, Any], *,
                  trackables: Mapping[str, Any], resumable: Iterable[str] = ("steps",),
-                 max_to_keep: int = 3) -> None:
+                 defaults: Mapping[str, Any] | None = None, max_to_keep: int = 3) -> None:
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.options = json.loads(json.dumps(dict(options), default=str))
@@ -117,6 +119,7 @@ class Run:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.dir / "checkpoints"),
                                                   max_to_keep=max_to_keep)
         self._resumable = set(resumable)
+        self._defaults = json.loads(json.dumps(dict(defaults or {}), default=str))
         self._writer = None
         self.history: list[dict[str, float]] = []
 
@@ -130,6 +133,7 @@ class Run:
             saved = json.loads(self.options_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{self.options_path}: unreadable options file ({exc})") from None
+        saved = {**{k: v for k, v in self._defaults.items() if k in self.options}, **saved}
         changed = sorted(k for k in set(saved) | set(self.options)
                          if k not in self._resumable and saved.get(k) != self.options.get(k))
         if changed:

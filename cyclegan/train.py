@@ -34,6 +34,7 @@ from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
 from core.loop import config_from_run as core_config_from_run
 from core.optim import FusedAdam
 from core.patchgan import patchgan_discriminator
+from core.precision import bf16_supported
 
 from .losses import cycle_loss, identity_loss, l1_loss
 from .models import GENERATORS, build_generator, size_multiple
@@ -80,10 +81,12 @@ class TrainConfig:
     beta_1: float = 0.5
     gan_loss: str = "auto"           # lsgan | bce; auto: lsgan (CycleGAN), bce (pix2pix)
     cycle_weight: float = 10.0
+    backward_cycle_scale: float = 1.0  # y -> F -> G weight = cycle_weight x this (lambda_B/lambda_A)
     identity_weight: float = 0.5     # x cycle_weight (CycleGAN)
     l1_weight: float = 100.0         # pix2pix
     pool_size: int = 50
-    precision: str = "float32"       # float32 | bf16 (mixed: bf16 compute, f32 weights)
+    precision: str = "auto"          # float32 | bf16 (mixed: bf16 compute, f32 weights);
+    #                                  auto: bf16 where the CPU has it natively, else float32
     seed: int = 0
     strategy: str = "default"
     log_every: int = 50
@@ -101,6 +104,8 @@ class TrainConfig:
             self.gan_loss = "lsgan" if self.model == "cyclegan" else "bce"
         if self.gan_loss not in GAN_LOSSES:
             bad("gan_loss", f"one of {GAN_LOSSES}")
+        if self.precision == "auto":
+            self.precision = "bf16" if bf16_supported() else "float32"
         if self.precision not in PRECISIONS:
             bad("precision", f"one of {PRECISIONS}")
         for name in ("ngf", "ndf", "batch_size", "steps", "log_every", "sample_every",
@@ -111,6 +116,9 @@ class TrainConfig:
             bad("decay_fraction", "in [0, 1]")
         if self.pool_size < 0:
             bad("pool_size", ">= 0")
+        for name in ("cycle_weight", "backward_cycle_scale", "identity_weight", "l1_weight"):
+            if not float(getattr(self, name)) >= 0:
+                bad(name, ">= 0")
         if self.load_size and self.load_size < self.image_size:
             bad("load_size", f"0 or >= image_size ({self.image_size})")
         multiple = size_multiple(self.generator, self.image_size) if self.generator != "unet" else 1
@@ -210,12 +218,16 @@ def _replica_info():
 def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePool],
                        strategy: tf.distribute.Strategy, *, seed: int, gan_loss: str = "lsgan",
                        cycle_weight: float = 10.0, identity_weight: float = 0.5,
+                       backward_cycle_scale: float = 1.0,
                        counter: tf.Variable | None = None) -> Callable:
     """``step_fn((a, b), step) -> losses dict`` (a tf.function); ``a``, ``b``
     per-replica batches ``(B, H, W, 3)`` in [0, 1].
 
     Generators first (from one forward pass), then discriminators on real
     images and pooled fakes, each loss halved (junyanz's ``backward_D``).
+    The forward cycle ``a -> G -> F`` is weighted ``cycle_weight``, the
+    backward cycle ``b -> F -> G`` ``cycle_weight * backward_cycle_scale``
+    (junyanz's ``lambda_A`` and ``lambda_B``).
     ``counter`` is incremented in the same graph call as the weight update.
     """
     G, F, D_A, D_B = nets.g, nets.f, nets.d_a, nets.d_b
@@ -240,8 +252,8 @@ def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePo
             cycled_b = G(fake_a, training=True)
             adv_g = generator_loss(D_B(fake_b, training=True), gan_loss)
             adv_f = generator_loss(D_A(fake_a, training=True), gan_loss)
-            cyc = cycle_loss(real_a, cycled_a, cycle_weight) + cycle_loss(real_b, cycled_b,
-                                                                           cycle_weight)
+            cyc = (cycle_loss(real_a, cycled_a, cycle_weight)
+                   + cycle_loss(real_b, cycled_b, cycle_weight * backward_cycle_scale))
             idt = (identity_loss(real_a, same_a, id_weight) + identity_loss(real_b, same_b, id_weight)
                    if id_weight else tf.constant(0.0))
             g_loss = adv_g + adv_f + cyc + idt
@@ -396,7 +408,8 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     trackables.update({p.name: p for p in pools})
     run = Run(config.run_dir, dataclasses.asdict(config), trackables=trackables,
               resumable=("steps", "decay_fraction", "log_every", "sample_every",
-                         "checkpoint_every", "run_dir"))
+                         "checkpoint_every", "run_dir"),
+              defaults=dataclasses.asdict(TrainConfig()))
     start = run.restore()
     result = TrainResult(nets=nets, history=run.history, start_step=start, run_dir=run.dir)
     if start >= config.steps:
@@ -404,7 +417,9 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     if config.model == "cyclegan":
         step_fn = make_cyclegan_step(nets, g_opt, d_opt, pools, strategy, seed=config.seed,
                                      gan_loss=config.gan_loss, cycle_weight=config.cycle_weight,
-                                     identity_weight=config.identity_weight, counter=run.step)
+                                     identity_weight=config.identity_weight,
+                                     backward_cycle_scale=config.backward_cycle_scale,
+                                     counter=run.step)
     else:
         step_fn = make_pix2pix_step(nets, g_opt, d_opt, strategy, gan_loss=config.gan_loss,
                                     l1_weight=config.l1_weight, counter=run.step)

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from core.precision import bf16_supported
 
 from .losses import (CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix,
                      style_content_loss, total_variation_loss)
@@ -34,19 +35,6 @@ __all__ = ["ADAM_DEFAULTS", "StylizeResult", "bf16_supported", "get_extractor",
 
 #: The TensorFlow tutorial's Adam settings for pixel optimisation.
 ADAM_DEFAULTS = {"learning_rate": 0.02, "beta_1": 0.99, "epsilon": 0.1}
-
-
-def bf16_supported() -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512_BF16 or AMX) and no
-    GPU is used. Without it TensorFlow emulates bf16 and runs several times
-    slower than float32."""
-    if tf.config.list_physical_devices("GPU"):
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
 
 def resolve_precision(precision: str) -> str:

@@ -90,6 +90,26 @@ def test_cyclegan_step_updates_all_four_networks_and_the_pools():
     assert int(pools[0].count.numpy()) == 2 and int(pools[1].count.numpy()) == 2
 
 
+def test_forward_and_backward_cycles_are_weighted_apart():
+    """``cycle`` = 10 |a - F(G(a))|_1 + 10 s |b - G(F(b))|_1 (the paper's two
+    cycle terms, junyanz's lambda_A and lambda_B), computed here by hand."""
+    config = TrainConfig(generator="resnet6", **TINY)
+    set_seed(0)
+    nets = build_nets(config)
+    a = tf.random.uniform([2, 32, 32, 3], seed=3)
+    b = tf.random.uniform([2, 32, 32, 3], seed=4)
+    na, nb = a * 2 - 1, b * 2 - 1
+    fwd = np.abs(na - nets.f(nets.g(na, training=True), training=True)).mean()
+    bwd = np.abs(nb - nets.g(nets.f(nb, training=True), training=True)).mean()
+    g_opt = _optimizer(config, nets.generator_variables)
+    d_opt = _optimizer(config, nets.discriminator_variables)
+    pools = (ImagePool(3, (32, 32, 3)), ImagePool(3, (32, 32, 3)))
+    step = make_cyclegan_step(nets, g_opt, d_opt, pools, tf.distribute.get_strategy(), seed=0,
+                              cycle_weight=10.0, backward_cycle_scale=0.25)
+    out = step((a, b), tf.constant(0, tf.int64))
+    np.testing.assert_allclose(float(out["cycle"]), 10 * fwd + 2.5 * bwd, rtol=1e-4)
+
+
 def test_one_training_step_moves_every_network(tmp_path, digits):
     config = TrainConfig(run_dir=str(tmp_path / "r"), steps=1, **TINY)
     set_seed(config.seed)  # train() seeds the same way: same initial weights
@@ -132,10 +152,18 @@ def test_run_folder_options_and_guards(tmp_path, digits):
     assert read_provenance(sample)["AI-Generated"] == "true"
     with pytest.raises(ValueError, match=r"cannot resume, options differ .*ngf"):
         train(dataclasses.replace(config, steps=3, ngf=16), x_train=digits, show_progress=False)
-    for f in (run / "checkpoints").glob("ckpt-2.data-*"):
+    # a run written before an option existed resumes at that option's default only
+    del options["backward_cycle_scale"]
+    (run / "options.json").write_text(json.dumps(options))
+    assert train(dataclasses.replace(config, steps=3), x_train=digits,
+                 show_progress=False).start_step == 2
+    with pytest.raises(ValueError, match=r"options differ .*backward_cycle_scale: 1.0 -> 0.5"):
+        train(dataclasses.replace(config, steps=4, backward_cycle_scale=0.5), x_train=digits,
+              show_progress=False)
+    for f in (run / "checkpoints").glob("ckpt-3.data-*"):
         f.write_bytes(b"garbage" * 10)
-    with pytest.raises(ValueError, match="ckpt-2"):
-        train(dataclasses.replace(config, steps=3), x_train=digits, show_progress=False)
+    with pytest.raises(ValueError, match="ckpt-3"):
+        train(dataclasses.replace(config, steps=4), x_train=digits, show_progress=False)
 
 
 def test_bad_config_values_are_named():
@@ -150,6 +178,10 @@ def test_bad_config_values_are_named():
         train(TrainConfig(image_size=64), show_progress=False)
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp8")
+    flags = Path("/proc/cpuinfo").read_text()
+    native = any(f in flags for f in ("avx512_bf16", "amx_bf16")) and not \
+        tf.config.list_physical_devices("GPU")
+    assert TrainConfig().precision == ("bf16" if native else "float32")
 
 
 MIRRORED = textwrap.dedent("""
