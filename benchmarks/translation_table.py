@@ -46,6 +46,21 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _sessions(previous: dict | None, start_step: int) -> list[dict]:
+    """The training sessions recorded for a run before this one (a resumed run
+    keeps its history; a run that starts from step 0 starts a new one)."""
+    if not previous or start_step == 0:
+        return []
+    rows = list(previous.get("sessions", []))
+    if not rows and previous.get("train_wall_seconds_this_session"):  # entries older than sessions
+        rows.append({"from_step": previous.get("resumed_from", 0),
+                     "to_step": previous["config"]["steps"],
+                     "wall_seconds": previous["train_wall_seconds_this_session"],
+                     "cpu_seconds": previous["train_cpu_seconds_this_session"],
+                     "command": previous.get("command", "")})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["cyclegan", "pix2pix"],
@@ -110,6 +125,13 @@ def main() -> None:
         result = train(config, x_train=x_train, show_progress=True)
         cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
         scores = evaluate_nets(config, result.nets, n=args.n)
+        command = "python " + " ".join(["benchmarks/translation_table.py"] + sys.argv[1:])
+        sessions = _sessions(report.get(key), result.start_step)
+        if result.start_step < config.steps:  # this session trained (not only evaluated)
+            sessions.append({"from_step": result.start_step, "to_step": config.steps,
+                             "wall_seconds": result.seconds, "cpu_seconds": cpu,
+                             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             "command": command})
         report[key] = {"config": {k: getattr(config, k) for k in (
             "model", "data", "generator", "ngf", "ndf", "image_size", "batch_size", "steps",
             "gan_loss", "cycle_weight", "backward_cycle_scale", "identity_weight", "pool_size",
@@ -117,7 +139,10 @@ def main() -> None:
             "scores": scores, "train_wall_seconds_this_session": result.seconds,
             "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
             "resumed_from": result.start_step, "test_images": args.n,
-            "command": "python " + " ".join(["benchmarks/translation_table.py"] + sys.argv[1:])}
+            "sessions": sessions,
+            "train_wall_seconds_total": sum(r["wall_seconds"] for r in sessions),
+            "train_cpu_seconds_total": sum(r["cpu_seconds"] for r in sessions),
+            "command": command}
         print(key, json.dumps(scores, indent=1), flush=True)
     report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node() or 'vm'} {platform.machine()}, {os.cpu_count()} CPUs",

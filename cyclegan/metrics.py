@@ -10,6 +10,11 @@
   puts in the target domain (a translation must change the domain, else the
   identity mapping would score perfectly on class preservation); *cycle
   error* the mean absolute difference ``|F(G(a)) - a|`` in [0, 1] units.
+  *Stroke polarity* splits the MNIST-M side: a render ``|photo - digit|``
+  has dark strokes where the photo is light (:func:`dark_stroke`); F's class
+  preservation is reported for dark- and light-stroke renders apart, and
+  G's dark-stroke rate beside the real renders' rate (a G that rarely draws
+  dark strokes never shows F such inputs through the forward cycle).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-__all__ = ["build_digit_classifier", "classify", "cyclegan_scores", "load_digit_classifier",
-           "paired_scores", "train_digit_classifier"]
+__all__ = ["build_digit_classifier", "classify", "cyclegan_scores", "dark_stroke",
+           "load_digit_classifier", "paired_scores", "train_digit_classifier"]
 
 _CLASSIFIER_RECIPE = {"version": 2, "steps": 2000, "batch_size": 64, "lr": 1e-3}
 
@@ -141,6 +146,17 @@ def classify(classifier: keras.Model, images: np.ndarray, batch_size: int = 500
     return np.concatenate(digits), np.concatenate(domains)
 
 
+def dark_stroke(images: np.ndarray, digits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """``(B,)`` bool: the stroke of ``images`` ``(B, H, W, 3)`` in [0, 1] is darker
+    than its background. Stroke pixels are where the clean ``digits`` (same
+    shape, [0, 1]) exceed ``threshold``; brightness is the channel mean."""
+    gray = np.asarray(images, np.float32).mean(-1)
+    stroke = np.asarray(digits, np.float32).mean(-1) > threshold
+    n_stroke = np.maximum(stroke.sum((1, 2)), 1)
+    n_back = np.maximum((~stroke).sum((1, 2)), 1)
+    return (gray * stroke).sum((1, 2)) / n_stroke < (gray * ~stroke).sum((1, 2)) / n_back
+
+
 def cyclegan_scores(g_fn, f_fn, classifier: keras.Model, mnist: np.ndarray, mnistm: np.ndarray,
                     labels: np.ndarray) -> dict[str, float]:
     """Scores of a MNIST -> MNIST-M mapping ``g_fn`` and its inverse ``f_fn``
@@ -148,13 +164,23 @@ def cyclegan_scores(g_fn, f_fn, classifier: keras.Model, mnist: np.ndarray, mnis
 
     Returns ``g_class`` / ``f_class`` (class preservation of G on ``mnist``, F
     on ``mnistm``), ``g_domain`` / ``f_domain`` (target-domain rate) and
-    ``g_cycle`` / ``f_cycle`` (``|F(G(a)) - a|``, ``|G(F(b)) - b|``).
+    ``g_cycle`` / ``f_cycle`` (``|F(G(a)) - a|``, ``|G(F(b)) - b|``);
+    ``f_class_dark`` / ``f_class_light`` (F's class preservation on renders
+    with dark / light strokes), ``g_dark_rate`` and ``real_dark_rate`` (the
+    fraction of ``G(mnist)`` and of ``mnistm`` with dark strokes). ``mnistm[i]``
+    must be the render of ``mnist[i]``.
     """
     fake_m, fake_d = g_fn(mnist), f_fn(mnistm)
     g_digit, g_dom = classify(classifier, fake_m)
     f_digit, f_dom = classify(classifier, fake_d)
+    dark = dark_stroke(mnistm, mnist)
+    f_ok = f_digit == labels
     return {"g_class": float(np.mean(g_digit == labels)),
-            "f_class": float(np.mean(f_digit == labels)),
+            "f_class": float(np.mean(f_ok)),
+            "f_class_dark": float(np.mean(f_ok[dark])) if dark.any() else float("nan"),
+            "f_class_light": float(np.mean(f_ok[~dark])) if (~dark).any() else float("nan"),
+            "g_dark_rate": float(np.mean(dark_stroke(fake_m, mnist))),
+            "real_dark_rate": float(np.mean(dark)),
             "g_domain": float(np.mean(g_dom == 1)), "f_domain": float(np.mean(f_dom == 0)),
             "g_cycle": float(np.mean(np.abs(f_fn(fake_m) - mnist))),
             "f_cycle": float(np.mean(np.abs(g_fn(fake_d) - mnistm)))}

@@ -29,7 +29,7 @@ from cyclegan import (
 )
 from cyclegan.__main__ import main as cli
 from cyclegan.losses import cycle_loss, identity_loss
-from cyclegan.metrics import paired_scores
+from cyclegan.metrics import cyclegan_scores, dark_stroke, paired_scores
 from cyclegan.train import _optimizer, make_cyclegan_step
 from data import read_provenance, save_image
 from data.mnist import load_mnist
@@ -268,6 +268,29 @@ def test_paired_scores_match_definitions(rng):
     assert s["ssim"] < 1.0
     with pytest.raises(ValueError, match="shapes differ"):
         paired_scores(p[:1], t)
+
+
+def test_stroke_polarity_splits_f_and_counts_gs_dark_strokes():
+    digits = np.zeros((4, 8, 8, 3), np.float32)
+    digits[:, 2:6, 3:5] = 1.0                       # a bar: 8 stroke pixels of 64
+    back = np.array([0.9, 0.8, 0.1, 0.3], np.float32)[:, None, None, None]
+    renders = np.abs(back - digits)                 # MNIST-M's |photo - digit|
+    np.testing.assert_array_equal(dark_stroke(renders, digits), [True, True, False, False])
+    # colour: brightness is the channel mean (stroke (0.9, 0.0, 0.0) on grey 0.5 is dark)
+    img = np.full((1, 8, 8, 3), 0.5, np.float32)
+    img[:, 2:6, 3:5] = [0.9, 0.0, 0.0]
+    assert dark_stroke(img, digits[:1])[0]
+
+    def always_zero(x, training=False):               # reads every image as the digit 0
+        n = x.shape[0]
+        return {"digit": tf.one_hot(tf.zeros([n], tf.int32), 10),
+                "domain": tf.one_hot(tf.zeros([n], tf.int32), 2)}
+    labels = np.array([0, 0, 0, 1])                   # renders 0, 1 dark; 2, 3 light
+    s = cyclegan_scores(lambda x: 1.0 - x, lambda x: x, always_zero, digits, renders, labels)
+    assert s["f_class"] == pytest.approx(0.75)
+    assert s["f_class_dark"] == pytest.approx(1.0) and s["f_class_light"] == pytest.approx(0.5)
+    assert s["real_dark_rate"] == pytest.approx(0.5)
+    assert s["g_dark_rate"] == pytest.approx(1.0)     # 1 - digit: black bar on white
 
 
 def test_cli_pix2pix_train_evaluate_translate_export(tmp_path, capsys):
