@@ -58,6 +58,8 @@ def _sessions(previous: dict | None, start_step: int) -> list[dict]:
                      "wall_seconds": previous["train_wall_seconds_this_session"],
                      "cpu_seconds": previous["train_cpu_seconds_this_session"],
                      "command": previous.get("command", "")})
+    if rows and rows[-1]["to_step"] != start_step:  # recorded for another run folder
+        return []
     return rows
 
 
@@ -140,8 +142,9 @@ def main() -> None:
             "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
             "resumed_from": result.start_step, "test_images": args.n,
             "sessions": sessions,
-            "train_wall_seconds_total": sum(r["wall_seconds"] for r in sessions),
-            "train_cpu_seconds_total": sum(r["cpu_seconds"] for r in sessions),
+            # None: trained outside this script (e.g. the CLI), time not on record here
+            "train_wall_seconds_total": sum(r["wall_seconds"] for r in sessions) if sessions else None,
+            "train_cpu_seconds_total": sum(r["cpu_seconds"] for r in sessions) if sessions else None,
             "command": command}
         print(key, json.dumps(scores, indent=1), flush=True)
     report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
