@@ -1,13 +1,15 @@
-"""Reproduce the CoGAN paper's MNIST table: pixel agreement of CoGAN and the
-conditional-GAN baseline on task A (digits/edges) and B (digits/negatives),
-over several seeds, with the CPU time of every run.
+"""Reproduce the CoGAN paper's MNIST table: pixel agreement (and the stroke
+IoU diagnostic) of CoGAN and the conditional-GAN baseline on task A
+(digits/edges) and B (digits/negatives), over several seeds, with the CPU
+time of every run.
 
     python benchmarks/cogan_table.py                      # 3 seeds, the CPU configuration
     python benchmarks/cogan_table.py --width 1 --steps 50000   # the paper's generator and length
 
 Runs live in ``runs/cogan_table/<model>_<task>_s<seed>`` and resume if
 interrupted (a finished run is only re-evaluated; its training wall time
-comes from its ``history.json``). Results are merged into
+comes from its ``history.json``, its CPU time from the recorded row). A run
+folder already beyond ``--steps`` is refused. Results are merged into
 ``benchmarks/results/cogan_table.json`` by (model, task, seed, steps, width),
 so the table can be filled in several invocations.
 """
@@ -30,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cogan import (PAPER_TABLE, TrainConfig, pixel_agreement,  # noqa: E402
-                   pixel_agreement_of_model, train)
+from cogan import (PAPER_TABLE, TrainConfig, pair_scores_of_model,  # noqa: E402
+                   pixel_agreement, stroke_iou, train)
 from data.cache import atomic_path  # noqa: E402
-from data.mnist import load_mnist  # noqa: E402
+from data.mnist import DOMAIN_TRANSFORMS, load_mnist  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -56,6 +58,8 @@ def main() -> None:
 
     (x_train, _), _ = load_mnist()
     previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
+    key = lambda r: (r["model"], r["task"], r["seed"], r["steps"], r.get("width"))
+    recorded = {key(r): r for r in previous}
     rows = []
     for model in args.models:
         for task in args.tasks:
@@ -68,21 +72,29 @@ def main() -> None:
                 cpu0, wall0 = cpu_seconds(), time.perf_counter()
                 result = train(config, x_train=x_train, show_progress=False)
                 cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
-                ratio = pixel_agreement_of_model(result.model, task, n=args.pairs)
+                if result.start_step > args.steps:
+                    sys.exit(f"error: {config.run_dir} is at step {result.start_step}, beyond "
+                             f"--steps {args.steps}; its scores would be recorded under the "
+                             "wrong length (use another --runs folder)")
+                scores = pair_scores_of_model(result.model, task, n=args.pairs)
                 trained_here = result.start_step == 0
                 # wall time of the training session(s), as the run recorded it
                 sessions = [h["seconds"] for h, nxt in zip(result.history,
                                                            result.history[1:] + [None])
                             if nxt is None or nxt["seconds"] < h["seconds"]]
                 row = dict(model=model, task=task, seed=seed, steps=args.steps,
-                           width=args.width, pixel_agreement=ratio,
+                           width=args.width, **scores,
                            train_wall_seconds=float(sum(sessions)),
                            cpu_seconds=cpu if trained_here else None,
                            wall_seconds=wall, resumed_from=result.start_step)
+                prev = recorded.get(key(row))
+                if result.start_step == args.steps and prev:
+                    # evaluation only: keep the training session's record
+                    row = {**prev, **scores, "evaluated": datetime.now(timezone.utc)
+                           .isoformat(timespec="seconds")}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    key = lambda r: (r["model"], r["task"], r["seed"], r["steps"], r.get("width"))
-    merged = {key(r): r for r in previous}
+    merged = dict(recorded)
     merged.update({key(r): r for r in rows})
     rows = sorted(merged.values(), key=lambda r: (r["model"], r["task"], r["seed"]))
     summary = {}
@@ -91,8 +103,11 @@ def main() -> None:
         group = [r for r in rows if (r["model"], r["task"], r["steps"], r["width"])
                  == (model, task, steps, width)]
         vals = [r["pixel_agreement"] for r in group]
+        ious = [r["stroke_iou"] for r in group if r.get("stroke_iou") is not None]
         summary[f"{model}/{task}/{steps}steps/width{width}"] = dict(
             mean=float(np.mean(vals)), std=float(np.std(vals)), n=len(vals),
+            stroke_iou_mean=float(np.mean(ious)) if ious else None,
+            stroke_iou_std=float(np.std(ious)) if ious else None, stroke_iou_n=len(ious),
             seeds=[r["seed"] for r in group], paper=PAPER_TABLE[model, task],
             train_wall_seconds_per_run=float(np.mean([r["train_wall_seconds"] for r in group])))
     # what an all-black domain-2 image scores against the transformed real test
@@ -101,6 +116,14 @@ def main() -> None:
     real = tf.constant(x_test[..., None] / 255.0, tf.float32)
     floors = {task: float(tf.reduce_mean(pixel_agreement(real, tf.zeros_like(real), task)))
               for task in ("edges", "negatives")}
+    # real digits paired with the transform of a different real digit: what a
+    # generator whose two images are unrelated (but each realistic) would score
+    other = tf.roll(real, shift=1, axis=0)
+    unrelated = {task: {"pixel_agreement": float(tf.reduce_mean(pixel_agreement(
+                            other, DOMAIN_TRANSFORMS[task](real), task))),
+                        "stroke_iou": float(tf.reduce_mean(stroke_iou(
+                            other, DOMAIN_TRANSFORMS[task](real), task)))}
+                 for task in ("edges", "negatives")}
     report = dict(date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   machine=f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
                   tensorflow=tf.__version__, steps=args.steps, width=args.width,
@@ -109,7 +132,8 @@ def main() -> None:
                                       if args.out.exists() else [])
                                   | {" ".join(["python", "benchmarks/cogan_table.py"]
                                               + sys.argv[1:])}),
-                  rows=rows, summary=summary, blank_image_floor=floors)
+                  rows=rows, summary=summary, blank_image_floor=floors,
+                  unrelated_real_pairs=unrelated)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")

@@ -6,10 +6,11 @@
 >>> pixel_agreement_of_model(result.model, "negatives")
 """
 
-from .metrics import PAPER_TABLE, pixel_agreement, pixel_agreement_of_model
+from .metrics import (PAPER_TABLE, pair_scores_of_model, pixel_agreement,
+                      pixel_agreement_of_model, stroke_iou)
 from .models import NOISE_DIM, CoGAN, ConditionalGAN, DCGAN
 from .train import MODELS, TrainConfig, TrainResult, build_model, config_from_run, sample_grid, train
 
 __all__ = ["MODELS", "NOISE_DIM", "PAPER_TABLE", "CoGAN", "ConditionalGAN", "DCGAN",
-           "TrainConfig", "TrainResult", "build_model", "config_from_run",
-           "pixel_agreement", "pixel_agreement_of_model", "sample_grid", "train"]
+           "TrainConfig", "TrainResult", "build_model", "config_from_run", "pair_scores_of_model",
+           "pixel_agreement", "pixel_agreement_of_model", "sample_grid", "stroke_iou", "train"]

@@ -3,7 +3,7 @@
     python -m cogan train --run runs/cogan-neg --model cogan --task negatives --steps 3000
     python -m cogan train --run runs/cogan-neg --steps 6000      # resume and extend
     python -m cogan sample --run runs/cogan-neg -o pairs.png     # pairs from shared noise
-    python -m cogan evaluate --run runs/cogan-neg                # pixel agreement ratio
+    python -m cogan evaluate --run runs/cogan-neg                # pixel agreement, stroke IoU
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-o", "--output", required=True, type=Path)
     s.add_argument("-n", type=int, default=32, help="number of pairs")
     s.add_argument("--seed", type=int, default=777)
-    e = sub.add_parser("evaluate", help="pixel agreement ratio of a CoGAN/cGAN run")
+    e = sub.add_parser("evaluate", help="pixel agreement ratio (and stroke IoU) of a "
+                       "CoGAN/cGAN run")
     e.add_argument("--run", required=True)
     e.add_argument("-n", type=int, default=10000, help="number of generated pairs")
     e.add_argument("--json", type=Path, help="also write the result as JSON")
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                        params={"run": args.run, "seed": args.seed, "n": args.n})
             print(f"wrote {args.output}")
         else:
-            from .metrics import pixel_agreement_of_model
+            from .metrics import pair_scores_of_model
 
             config, model, step = _load(args.run)
             if config.model == "dcgan":
@@ -89,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{args.run}: pixel agreement is defined for the MNIST tasks "
                                  f"(28x28x1), this run is {config.image_size}px x "
                                  f"{config.channels}")
-            ratio = pixel_agreement_of_model(model, config.task, n=args.n)
             out = {"run": args.run, "model": config.model, "task": config.task, "step": step,
-                   "pairs": args.n, "pixel_agreement": ratio}
+                   "pairs": args.n, **pair_scores_of_model(model, config.task, n=args.n)}
             print(json.dumps(out))
             if args.json:
                 from data import atomic_path

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from cogan import (CoGAN, ConditionalGAN, DCGAN, TrainConfig, build_model, pixel_agreement,
-                   train)
+                   stroke_iou, train)
 from core.loop import set_seed
 from cogan.__main__ import main as cli
 from data import read_provenance
@@ -101,6 +101,33 @@ def test_pixel_agreement_hand_made_cases():
     ring = edges(tf.constant(dot)).numpy()
     assert float(pixel_agreement(dot, ring, "edges")[0]) == 1.0
     assert float(pixel_agreement(dot, np.zeros_like(dot), "edges")[0]) == pytest.approx(17 / 25)
+
+
+def test_stroke_iou_hand_made_cases():
+    # edges: a dot's edge image is its 8-pixel ring; IoU counts ring pixels only
+    dot = np.zeros((1, 5, 5, 1), np.float32)
+    dot[0, 2, 2] = 1.0
+    ring = np.zeros_like(dot)
+    ring[0, 1:4, 1:4] = 1.0
+    ring[0, 2, 2] = 0.0
+    half_ring = ring.copy()
+    half_ring[0, 1:4, 1:3] = 0.0                       # keeps 3 of the 8 ring pixels
+    ring_plus = ring.copy()
+    ring_plus[0, 0, :2] = 1.0                          # 2 extra pixels outside the ring
+    iou = lambda a, b, t: float(stroke_iou(a, b, t)[0])
+    assert iou(dot, ring, "edges") == 1.0
+    assert iou(dot, half_ring, "edges") == pytest.approx(3 / 8)
+    assert iou(dot, ring_plus, "edges") == pytest.approx(8 / 10)
+    assert iou(dot, np.zeros_like(dot), "edges") == 0.0   # the blank image the ratio likes
+    blank = np.zeros_like(dot)
+    assert iou(blank, blank, "edges") == 1.0             # no strokes on either side
+    # negatives: strokes are the dark pixels of the domain-2 image
+    x1 = np.zeros((1, 4, 4, 1), np.float32)
+    x1[0, :2] = 1.0                                      # 8 stroke pixels
+    assert iou(x1, 1.0 - x1, "negatives") == 1.0
+    partial = np.ones_like(x1)
+    partial[0, :2, :2] = 0.0                             # 4 of the 8, no extras
+    assert iou(x1, partial, "negatives") == pytest.approx(4 / 8)
 
 
 def _weights(model):
@@ -226,5 +253,6 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert cli(["evaluate", "--run", run, "-n", "50", "--json", str(tmp_path / "e.json")]) == 0
     result = json.loads((tmp_path / "e.json").read_text())
     assert result["step"] == 2 and 0.0 <= result["pixel_agreement"] <= 1.0
+    assert 0.0 <= result["stroke_iou"] <= 1.0
     assert cli(["evaluate", "--run", str(tmp_path / "missing")]) == 2
     assert "options.json" in capsys.readouterr().err
