@@ -110,6 +110,8 @@ def main() -> None:
                 key += f"_idt{args.identity_weight:g}"
         if args.generator != "unet":
             key += f"_{args.generator}"
+        if args.seed != 0:  # seed 0's keys predate this suffix
+            key += f"_s{args.seed}"
         data, size, batch = {"cyclegan": ("mnist_mnistm", 32, args.batch_size),
                              "pix2pix": ("mnistm_to_mnist", 32, args.batch_size),
                              "pix2pix_gray": ("gray_photo", 64, 4)}[model]
