@@ -114,7 +114,10 @@ def main() -> None:
     # digits: the level a generator must clearly beat (edges cover ~13% of a digit)
     (_, _), (x_test, _) = load_mnist()
     real = tf.constant(x_test[..., None] / 255.0, tf.float32)
-    floors = {task: float(tf.reduce_mean(pixel_agreement(real, tf.zeros_like(real), task)))
+    floors = {task: {"pixel_agreement": float(tf.reduce_mean(pixel_agreement(
+                         real, tf.zeros_like(real), task))),
+                     "stroke_iou": float(tf.reduce_mean(stroke_iou(
+                         real, tf.zeros_like(real), task)))}
               for task in ("edges", "negatives")}
     # real digits paired with the transform of a different real digit: what a
     # generator whose two images are unrelated (but each realistic) would score

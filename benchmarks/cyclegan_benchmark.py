@@ -13,10 +13,13 @@ Prints and writes ``benchmarks/results/cyclegan-<date>.json``:
 1. per-step time (median over interleaved rounds) at each ``--sizes``, and
    the ratio tutorial / ours (the issue's target: >= 1.7x);
 2. the first call (tracing + first step) of our step in a fresh Python
-   process at 128 px (the issue's target: < 15 s), and the tutorial's.
+   process at 128 px (the issue's target: < 15 s), and the tutorial's;
+3. one optimiser update of the 128 px U-Net generator's weights, Keras 3's
+   Adam against :class:`core.optim.FusedAdam` (same gradients, interleaved).
 
     python benchmarks/cyclegan_benchmark.py                    # 128 and 256 px
     python benchmarks/cyclegan_benchmark.py --sizes 128 --rounds 5
+    python benchmarks/cyclegan_benchmark.py --parts adam       # only part 3
 """
 
 from __future__ import annotations
@@ -123,10 +126,44 @@ def first_call(size: int, which: str) -> float:
     raise RuntimeError(f"first-call probe failed:\n{res.stderr[-2000:]}")
 
 
+def adam_update_times(size: int = 128, rounds: int = 10) -> dict:
+    """Median seconds of one ``apply_gradients`` over the U-Net generator's
+    weights (ngf 64 at ``size`` px), Keras Adam vs FusedAdam, interleaved."""
+    import keras
+    import tensorflow as tf
+
+    from core.optim import FusedAdam
+    from cyclegan.models import build_generator
+
+    net = build_generator("unet", size, ngf=64)
+    variables = net.trainable_variables
+    grads = [tf.random.normal(v.shape, stddev=1e-3, seed=i) for i, v in enumerate(variables)]
+    fns = {}
+    for name, cls in (("keras_adam", keras.optimizers.Adam), ("fused_adam", FusedAdam)):
+        opt = cls(2e-4, beta_1=0.5)
+        opt.build(variables)
+        fns[name] = tf.function(lambda opt=opt: opt.apply_gradients(zip(grads, variables)))
+        for _ in range(2):  # tracing and a warm step
+            fns[name]()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            float(variables[0][0, 0, 0, 0])  # wait for the update
+            times[name].append(time.perf_counter() - t)
+    med = {name: statistics.median(v) for name, v in times.items()}
+    return {"size": size, "weights": int(sum(v.shape.num_elements() for v in variables)),
+            "keras_adam_s": med["keras_adam"], "fused_adam_s": med["fused_adam"],
+            "speedup": med["keras_adam"] / med["fused_adam"], "samples": times}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", nargs="+", type=int, default=[128, 256])
     ap.add_argument("--rounds", type=int, default=5, help="timed steps per side and size")
+    ap.add_argument("--parts", nargs="+", choices=("step", "first", "adam"),
+                    default=["step", "first", "adam"], help="which measurements to run")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -136,7 +173,7 @@ def main() -> None:
 
     precision = TrainConfig().precision  # the default path: bf16 only where native
     rows = []
-    for size in args.sizes:
+    for size in (args.sizes if "step" in args.parts else []):
         steps = {w: build(size, w) for w in ("tutorial", "ours")}
         x = tf.random.uniform([1, size, size, 3], seed=1)
         y = tf.random.uniform([1, size, size, 3], seed=2)
@@ -160,15 +197,26 @@ def main() -> None:
               f"{med['ours']:.3f} s/step, "
               f"{row['speedup']:.2f}x", flush=True)
         del steps
-    first = {w: first_call(128, w) for w in ("ours", "tutorial")}
-    print(f"first call at 128 px (fresh process): ours {first['ours']:.1f} s, "
-          f"tutorial {first['tutorial']:.1f} s", flush=True)
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{platform.node() or 'vm'} {platform.machine()}, "
                          f"{__import__('os').cpu_count()} CPUs",
-              "tensorflow": tf.__version__, "command": "python " + " ".join(sys.argv),
-              "rows": rows, "first_call_128_s": first}
-    out = args.out or ROOT / "benchmarks" / "results" / f"cyclegan-{result['date'][:10]}.json"
+              "tensorflow": tf.__version__, "command": "python " + " ".join(sys.argv)}
+    if rows:
+        result["rows"] = rows
+    if "first" in args.parts:
+        first = {w: first_call(128, w) for w in ("ours", "tutorial")}
+        print(f"first call at 128 px (fresh process): ours {first['ours']:.1f} s, "
+              f"tutorial {first['tutorial']:.1f} s", flush=True)
+        result["first_call_128_s"] = first
+    if "adam" in args.parts:
+        adam = adam_update_times(128, rounds=max(args.rounds, 10))
+        print(f"U-Net update at 128 px ({adam['weights'] / 1e6:.1f} M weights): Keras Adam "
+              f"{adam['keras_adam_s']:.3f} s, FusedAdam {adam['fused_adam_s']:.3f} s, "
+              f"{adam['speedup']:.2f}x", flush=True)
+        result["adam_update_128"] = adam
+    name = "cyclegan" if set(args.parts) == {"step", "first", "adam"} else \
+        "cyclegan-" + "-".join(sorted(args.parts))
+    out = args.out or ROOT / "benchmarks" / "results" / f"{name}-{result['date'][:10]}.json"
     from data.cache import atomic_path
 
     with atomic_path(out) as tmp:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import tensorflow as tf  # noqa: E402
 
 from cyclegan import TrainConfig, evaluate_nets, train  # noqa: E402
+from cyclegan.evaluate import test_size  # noqa: E402
 from cyclegan.metrics import classify, load_digit_classifier  # noqa: E402
 from data.cache import atomic_path  # noqa: E402
 from data.mnist import load_mnist  # noqa: E402
@@ -142,7 +143,7 @@ def main() -> None:
             "seed")},
             "scores": scores, "train_wall_seconds_this_session": result.seconds,
             "train_cpu_seconds_this_session": cpu, "wall_seconds": wall,
-            "resumed_from": result.start_step, "test_images": args.n,
+            "resumed_from": result.start_step, "test_images": test_size(config, args.n),
             "sessions": sessions,
             # None: trained outside this script (e.g. the CLI), time not on record here
             "train_wall_seconds_total": sum(r["wall_seconds"] for r in sessions) if sessions else None,

@@ -21,7 +21,9 @@ class ImagePool(tf.Module):
 
     Under a ``tf.distribute`` strategy, create it in ``strategy.scope()``; each
     replica then keeps its own buffer (on-read variables), and checkpoints
-    hold the first replica's.
+    hold the first replica's. So with more than one replica a resumed run
+    restores replica 0's pool into every replica: it trains on correctly but
+    is not bit-identical to an uninterrupted run (with one replica it is).
     """
 
     def __init__(self, size: int, image_shape: tuple[int, int, int], name: str = "pool"):
@@ -47,22 +49,24 @@ class ImagePool(tf.Module):
             raise ValueError("ImagePool.query needs a static batch size")
         coins = tf.random.stateless_uniform([n], key)
         slots = tf.random.stateless_uniform([n], key + 1, maxval=self.size, dtype=tf.int32)
+        # work on a local copy and write it back once: replica-local (on-read)
+        # variables under a MirroredStrategy allow assign but not scatter updates
+        images, count = self.images.read_value(), self.count.read_value()
         out = []
         for i in range(n):  # sequential: each image may see the previous one's insert
             image = fakes[i]
-            count = self.count.read_value()
 
-            def insert(image=image, count=count):
-                self.images.scatter_nd_update([[count]], image[None])
-                self.count.assign_add(1)
-                return image
+            def insert(image=image, images=images, count=count):
+                return tf.tensor_scatter_nd_update(images, [[count]], image[None]), count + 1, image
 
-            def swap(image=image, i=i):
+            def swap(image=image, images=images, count=count, i=i):
                 def take():
-                    old = self.images[slots[i]]
-                    self.images.scatter_nd_update([[slots[i]]], image[None])
-                    return old
-                return tf.cond(coins[i] > 0.5, take, lambda: image)
+                    return (tf.tensor_scatter_nd_update(images, [[slots[i]]], image[None]),
+                            count, images[slots[i]])
+                return tf.cond(coins[i] > 0.5, take, lambda: (images, count, image))
 
-            out.append(tf.cond(count < self.size, insert, swap))
+            images, count, chosen = tf.cond(count < self.size, insert, swap)
+            out.append(chosen)
+        self.images.assign(images)
+        self.count.assign(count)
         return tf.stack(out)

@@ -11,11 +11,21 @@ from .infer import run_generator
 from .metrics import cyclegan_scores, load_digit_classifier, paired_scores
 from .train import Nets, TrainConfig, build_nets, load_run
 
-__all__ = ["evaluate_nets", "evaluate_run", "test_split"]
+__all__ = ["GRAY_PHOTO_TEST_MAX", "evaluate_nets", "evaluate_run", "test_size", "test_split"]
+
+# the photos' held-out region is small: more crops than this would mostly
+# overlap, so the grey -> colour test set is capped here whatever ``n`` asks
+GRAY_PHOTO_TEST_MAX = 256
+
+
+def test_size(config: TrainConfig, n: int = 2000) -> int:
+    """How many held-out pairs :func:`test_split` returns when asked for ``n``."""
+    return min(n, GRAY_PHOTO_TEST_MAX) if config.data == "gray_photo" else n
 
 
 def test_split(config: TrainConfig, n: int = 2000) -> dict[str, np.ndarray]:
-    """Held-out ``a``, ``b`` (and ``labels`` for digits) for ``config.data``."""
+    """Held-out ``a``, ``b`` (and ``labels`` for digits) for ``config.data``;
+    ``test_size(config, n)`` pairs."""
     from data import mnistm
     from data.mnist import load_mnist
 
@@ -26,7 +36,7 @@ def test_split(config: TrainConfig, n: int = 2000) -> dict[str, np.ndarray]:
             a, b = b, a
         return {"a": a, "b": b, "labels": np.asarray(y_test[:n])}
     if config.data == "gray_photo":
-        a, b = mnistm.gray_photo_test(config.image_size, n=min(n, 256))
+        a, b = mnistm.gray_photo_test(config.image_size, n=test_size(config, n))
         return {"a": a, "b": b}
     raise ValueError(f"data={config.data!r}: built-in evaluation covers mnist_mnistm, "
                      "mnistm_to_mnist and gray_photo (others have no held-out metric)")

@@ -19,6 +19,7 @@ are batched (``G([x, y])`` for translation and identity, ``D([real, fake])``).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ class TrainConfig:
 
     run_dir: str = "runs/cyclegan"
     model: str = "cyclegan"          # cyclegan | pix2pix
-    data: str = "mnist_mnistm"
+    data: str = "auto"               # auto: mnist_mnistm (CycleGAN), mnistm_to_mnist (pix2pix)
     generator: str = "unet"          # unet | resnet6 | resnet9
     ngf: int = 32
     ndf: int = 32
@@ -98,6 +99,15 @@ class TrainConfig:
             raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
         if self.model not in ("cyclegan", "pix2pix"):
             bad("model", "'cyclegan' or 'pix2pix'")
+        if self.data == "auto":
+            self.data = BUILTIN_DATA[self.model][0]
+        others = {d for m, names in BUILTIN_DATA.items() if m != self.model for d in names}
+        if self.data in others:
+            bad("data", f"one of {BUILTIN_DATA[self.model]}, a folder or tfds:NAME for "
+                        f"model={self.model!r} ({self.data!r} is built for the other model)")
+        if self.model == "pix2pix" and self.data.startswith("tfds:"):
+            bad("data", "a built-in set or a folder of aligned A|B images for pix2pix "
+                        "(tfds sets are read unaligned, for CycleGAN)")
         if self.generator not in GENERATORS:
             bad("generator", f"one of {GENERATORS}")
         if self.gan_loss == "auto":
@@ -227,7 +237,9 @@ def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePo
     images and pooled fakes, each loss halved (junyanz's ``backward_D``).
     The forward cycle ``a -> G -> F`` is weighted ``cycle_weight``, the
     backward cycle ``b -> F -> G`` ``cycle_weight * backward_cycle_scale``
-    (junyanz's ``lambda_A`` and ``lambda_B``).
+    (junyanz's ``lambda_A`` and ``lambda_B``). The identity terms follow
+    junyanz too: ``|G(b) - b|`` is weighted ``lambda_B * identity_weight``
+    and ``|F(a) - a|`` ``lambda_A * identity_weight``.
     ``counter`` is incremented in the same graph call as the weight update.
     """
     G, F, D_A, D_B = nets.g, nets.f, nets.d_a, nets.d_b
@@ -254,7 +266,9 @@ def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePo
             adv_f = generator_loss(D_A(fake_a, training=True), gan_loss)
             cyc = (cycle_loss(real_a, cycled_a, cycle_weight)
                    + cycle_loss(real_b, cycled_b, cycle_weight * backward_cycle_scale))
-            idt = (identity_loss(real_a, same_a, id_weight) + identity_loss(real_b, same_b, id_weight)
+            # G's identity term sits in B's space, so it takes lambda_B (junyanz)
+            idt = (identity_loss(real_a, same_a, id_weight)
+                   + identity_loss(real_b, same_b, id_weight * backward_cycle_scale)
                    if id_weight else tf.constant(0.0))
             g_loss = adv_g + adv_f + cyc + idt
             # each replica holds 1/replicas of the global batch (scaled on the tape)
@@ -414,6 +428,10 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     result = TrainResult(nets=nets, history=run.history, start_step=start, run_dir=run.dir)
     if start >= config.steps:
         return result
+    if start and pools and config.pool_size and strategy.num_replicas_in_sync > 1:
+        warnings.warn(f"{run.dir}: resuming on {strategy.num_replicas_in_sync} replicas restores "
+                      "replica 0's image pool into every replica; the run continues correctly "
+                      "but not bit-identically to an uninterrupted one", stacklevel=2)
     if config.model == "cyclegan":
         step_fn = make_cyclegan_step(nets, g_opt, d_opt, pools, strategy, seed=config.seed,
                                      gan_loss=config.gan_loss, cycle_weight=config.cycle_weight,

@@ -101,6 +101,8 @@ def test_forward_and_backward_cycles_are_weighted_apart():
     na, nb = a * 2 - 1, b * 2 - 1
     fwd = np.abs(na - nets.f(nets.g(na, training=True), training=True)).mean()
     bwd = np.abs(nb - nets.g(nets.f(nb, training=True), training=True)).mean()
+    idt_f = np.abs(na - nets.f(na, training=True)).mean()
+    idt_g = np.abs(nb - nets.g(nb, training=True)).mean()
     g_opt = _optimizer(config, nets.generator_variables)
     d_opt = _optimizer(config, nets.discriminator_variables)
     pools = (ImagePool(3, (32, 32, 3)), ImagePool(3, (32, 32, 3)))
@@ -108,6 +110,47 @@ def test_forward_and_backward_cycles_are_weighted_apart():
                               cycle_weight=10.0, backward_cycle_scale=0.25)
     out = step((a, b), tf.constant(0, tf.int64))
     np.testing.assert_allclose(float(out["cycle"]), 10 * fwd + 2.5 * bwd, rtol=1e-4)
+    # junyanz: idt_A = |G_A(B) - B| * lambda_B * 0.5, idt_B = |G_B(A) - A| * lambda_A * 0.5
+    np.testing.assert_allclose(float(out["identity"]), 10 * 0.5 * idt_f + 2.5 * 0.5 * idt_g,
+                               rtol=1e-4)
+
+
+def test_cyclegan_step_applies_the_tutorials_generator_gradients():
+    """With plain SGD (lr 1), one step moves G and F by exactly minus the
+    gradients of the tutorial's total_gen_g_loss and total_gen_f_loss (BCE,
+    cycle weight 10, identity 5), computed here on the same weights."""
+    config = TrainConfig(generator="resnet6", gan_loss="bce", **TINY)
+    set_seed(0)
+    nets = build_nets(config)
+    G, F, D_A, D_B = nets.g, nets.f, nets.d_a, nets.d_b
+    a = tf.random.uniform([2, 32, 32, 3], seed=5)
+    b = tf.random.uniform([2, 32, 32, 3], seed=6)
+    x, y = a * 2 - 1, b * 2 - 1
+    bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    with tf.GradientTape(persistent=True) as tape:
+        fake_y, fake_x = G(x, training=True), F(y, training=True)
+        cycled_x, cycled_y = F(fake_y, training=True), G(fake_x, training=True)
+        same_x, same_y = F(x, training=True), G(y, training=True)
+        total_cycle = 10 * (tf.reduce_mean(tf.abs(x - cycled_x))
+                            + tf.reduce_mean(tf.abs(y - cycled_y)))
+        disc_fake_y, disc_fake_x = D_B(fake_y, training=True), D_A(fake_x, training=True)
+        total_g = (bce(tf.ones_like(disc_fake_y), disc_fake_y) + total_cycle
+                   + 5 * tf.reduce_mean(tf.abs(y - same_y)))
+        total_f = (bce(tf.ones_like(disc_fake_x), disc_fake_x) + total_cycle
+                   + 5 * tf.reduce_mean(tf.abs(x - same_x)))
+    expected = [(v.numpy() - g.numpy())
+                for net, loss in ((G, total_g), (F, total_f))
+                for v, g in zip(net.trainable_variables, tape.gradient(loss, net.trainable_variables))]
+    g_opt = tf.keras.optimizers.SGD(learning_rate=1.0)
+    d_opt = tf.keras.optimizers.SGD(learning_rate=1.0)
+    pools = (ImagePool(3, (32, 32, 3)), ImagePool(3, (32, 32, 3)))
+    step = make_cyclegan_step(nets, g_opt, d_opt, pools, tf.distribute.get_strategy(), seed=0,
+                              gan_loss="bce")
+    step((a, b), tf.constant(0, tf.int64))
+    after = [v.numpy() for net in (G, F) for v in net.trainable_variables]
+    assert len(after) == len(expected)
+    for got, want in zip(after, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
 
 
 def test_one_training_step_moves_every_network(tmp_path, digits):
@@ -176,6 +219,14 @@ def test_bad_config_values_are_named():
         TrainConfig(generator="resnet9", image_size=30)
     with pytest.raises(ValueError, match="data='mnist_mnistm' is 32 px"):
         train(TrainConfig(image_size=64), show_progress=False)
+    assert TrainConfig().data == "mnist_mnistm"
+    assert TrainConfig(model="pix2pix").data == "mnistm_to_mnist"
+    with pytest.raises(ValueError, match="data must be .*'mnistm_to_mnist'.*other model"):
+        TrainConfig(model="pix2pix", data="mnist_mnistm")
+    with pytest.raises(ValueError, match="data must be .*'photo_painting'.*other model"):
+        TrainConfig(model="cyclegan", data="gray_photo")
+    with pytest.raises(ValueError, match="data must be .*aligned A\\|B"):
+        TrainConfig(model="pix2pix", data="tfds:horse2zebra")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp8")
     flags = Path("/proc/cpuinfo").read_text()
@@ -210,6 +261,19 @@ MIRRORED = textwrap.dedent("""
                for n in ("g", "f", "d_a", "d_b")
                for a, b in zip(getattr(straight.nets, n).weights, getattr(resumed.nets, n).weights))
     print("RESUME_EXACT", same)
+    # with history pools each replica keeps its own; a resume restores replica 0's
+    import warnings
+    pooled = dict(base, pool_size=2)
+    train(TrainConfig(run_dir={run!r} + "/c", **pooled), x_train=x[:256], strategy=strategy,
+          show_progress=False, stop_after=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pool_run = train(TrainConfig(run_dir={run!r} + "/c", **pooled), x_train=x[:256],
+                         strategy=strategy, show_progress=False)
+    assert pool_run.start_step == 2 and pool_run.history
+    print("POOL_HISTORY", pool_run.history[-1])
+    assert all(np.isfinite(v) for h in pool_run.history for v in h.values())
+    print("POOL_WARNED", any("replica 0's image pool" in str(w.message) for w in caught))
 """)
 
 
@@ -220,6 +284,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "REPLICAS 2" in out.stdout
     assert "RESUME_EXACT True" in out.stdout
+    assert "POOL_WARNED True" in out.stdout
 
 
 def test_inference_at_any_size_and_savedmodel_round_trip(tmp_path):
