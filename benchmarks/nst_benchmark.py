@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from data import load_image, samples  # noqa: E402
+from data.cache import atomic_path  # noqa: E402
 from nst.losses import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix  # noqa: E402
 from nst.stylize import (ADAM_DEFAULTS, get_extractor, make_adam_step,  # noqa: E402
                          resolve_precision, stylize)
@@ -176,6 +177,9 @@ def main() -> None:
     ap.add_argument("--fast-steps", type=int, default=1000, help="budget of the fast path")
     ap.add_argument("--memory-size", type=int, default=1024)
     ap.add_argument("--skip", nargs="*", default=[], choices=["step", "converge", "memory"])
+    ap.add_argument("--out", type=Path, default=None,
+                    help="result JSON (default: benchmarks/results/nst-DATE-SIZEpx.json, "
+                         "with the time appended if that file exists)")
     args = ap.parse_args()
 
     content = load_image(samples.path("grace_hopper"), max_side=args.size)
@@ -205,9 +209,15 @@ def main() -> None:
         report["peak_rss_gb"] = {opt: peak_memory(args.memory_size, opt)
                                  for opt in ("adam", "lbfgs")}
         print(json.dumps(report["peak_rss_gb"], indent=2), flush=True)
-    out = ROOT / "benchmarks" / "results" / f"nst-{datetime.now():%Y-%m-%d}-{args.size}px.json"
+    out = args.out
+    if out is None:  # never overwrite an earlier run of the same day
+        now = datetime.now(timezone.utc)
+        out = ROOT / "benchmarks" / "results" / f"nst-{now:%Y-%m-%d}-{args.size}px.json"
+        if out.exists():
+            out = out.with_name(f"{out.stem}-{now:%H%M%S}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
 
 

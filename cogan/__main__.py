@@ -33,11 +33,7 @@ def _load(run: str):
     config = config_from_run(run)
     model = build_model(config)
     r = Run(run, dataclasses.asdict(config), trackables={"model": model})
-    latest = r.manager.latest_checkpoint
-    if latest is None:
-        raise ValueError(f"{run}: no checkpoint to load")
-    r.checkpoint.restore(latest).expect_partial()
-    return config, model, int(r.step.numpy())
+    return config, model, r.restore_weights()
 
 
 def main(argv: list[str] | None = None) -> int:

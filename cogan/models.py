@@ -95,7 +95,9 @@ def _apply(stack, x, training=None):
 class DCGAN(keras.Model):
     """One generator and one discriminator (the GAN basics notebook).
 
-    ``generate(z) -> (B, 28, 28, 1)``; ``discriminate(x) -> (B, 1)`` logits.
+    ``generate(z)``: ``z`` ``(B, noise_dim)`` -> ``(B, image_size, image_size,
+    channels)`` in [0, 1] (MNIST: ``(B, 28, 28, 1)``); ``discriminate(x) ->
+    (B, 1)`` logits.
     """
 
     def __init__(self, width: float = 0.125, noise_dim: int = NOISE_DIM, *,

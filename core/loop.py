@@ -169,6 +169,20 @@ class Run:
             self.history = [r for r in rows if r.get("step", 0) <= step]
         return step
 
+    def restore_weights(self) -> int:
+        """Restore the newest checkpoint's weights for inference (optimizer
+        slots may be absent); return its step. Raises ValueError naming the
+        file when there is none or it does not fit the model."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            raise ValueError(f"{self.dir}: no checkpoint to load")
+        try:
+            self.checkpoint.restore(latest).expect_partial()
+        except Exception as exc:  # OpError, IndexError... on bad or foreign files
+            raise ValueError(f"{latest}: checkpoint does not match this model "
+                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
+        return int(self.step.numpy())
+
     @property
     def history_path(self) -> Path:
         return self.dir / "history.json"

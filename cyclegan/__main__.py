@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--input", required=True, type=Path, help="folder of images")
     t.add_argument("--output", required=True, type=Path, help="folder for the PNGs")
     t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
+    t.add_argument("--max-side", type=int, default=1024,
+                   help="shrink images with a longer side to this many px (0: no limit)")
     e = sub.add_parser("evaluate", help="held-out metrics of a run, with floors")
     e.add_argument("--run", required=True)
     e.add_argument("-n", type=int, default=2000, help="test images")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
             config, nets, step = load_run(args.run)
             written = translate_folder(_generator(nets, args.direction), args.input, args.output,
-                                       params={"run": args.run, "step": step,
+                                       max_side=args.max_side or None, params={"run": args.run, "step": step,
                                                "direction": args.direction,
                                                "model": config.model})
             print(f"wrote {len(written)} images to {args.output}")

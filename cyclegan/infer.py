@@ -1,8 +1,9 @@
 """Inference with a trained generator: any image size, whole folders, and
 SavedModel export.
 
-Generators need sides that are multiples of ``2**k`` (``k`` = their stride-2
-convolutions: 4 for ResNet, 256 for the 8-level U-Net). :func:`run_generator`
+Generators need sides that are multiples of ``2**k``, ``k`` = their stride-2
+convolutions (``k`` = 2 for ResNet: multiples of 4; ``k`` = 8 for the
+8-level U-Net: multiples of 256). :func:`run_generator`
 mirror-pads each image up to that multiple and crops the result back, so a
 300x451 photo comes out 300x451.
 """
@@ -16,10 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data.translation import IMAGE_SUFFIXES
+
 __all__ = ["export_generator", "load_exported", "required_multiple", "run_generator",
            "translate_folder"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 def required_multiple(generator: keras.Model) -> int:
@@ -77,20 +78,35 @@ def run_generator(generator: keras.Model, images: np.ndarray | tf.Tensor, *,
 
 def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | os.PathLike, *,
                      max_side: int | None = 1024, params: dict | None = None) -> list[Path]:
-    """Translate every image in ``src`` into ``dst/<name>.png`` (marked synthetic).
-    Returns the written paths; images keep their size (bounded by ``max_side``)."""
+    """Translate every image in ``src`` into ``dst/<stem>.png`` (marked
+    synthetic; ``<stem>_<ext>.png`` when two inputs share a stem, so none is
+    overwritten). Returns the written paths. Images keep their size, except
+    that those with a side over ``max_side`` px (None: no bound) are shrunk to
+    it, with a printed note: a CPU runs out of memory on very large images."""
+    from PIL import Image
+
     from data.images import load_image, save_image
 
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise ValueError(f"{src}: not a folder of images")
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"{src}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    stems = [p.stem for p in files]
     written = []
     for path in files:
-        out = run_generator(generator, load_image(path, max_side=max_side))
-        written.append(save_image(dst / f"{path.stem}.png", out, generator=generator.name,
+        name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix[1:]}"
+        image = load_image(path, max_side=max_side)
+        if max_side is not None:
+            with Image.open(path) as im:
+                if max(im.size) > max_side:
+                    print(f"{path}: {im.size[0]}x{im.size[1]} shrunk to "
+                          f"{image.shape[1]}x{image.shape[0]} (max_side={max_side})")
+        out = run_generator(generator, image)
+        written.append(save_image(dst / f"{name}.png", out, generator=generator.name,
                                   params=dict(params or {}, source=path.name)))
     return written
 

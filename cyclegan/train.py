@@ -469,12 +469,4 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, Nets, int]:
     config = config_from_run(run_dir)
     nets = build_nets(config)
     run = Run(run_dir, dataclasses.asdict(config), trackables=nets.trackables())
-    latest = run.manager.latest_checkpoint
-    if latest is None:
-        raise ValueError(f"{run_dir}: no checkpoint to load")
-    try:
-        run.checkpoint.restore(latest).expect_partial()
-    except Exception as exc:
-        raise ValueError(f"{latest}: checkpoint does not match this model "
-                         f"({type(exc).__name__}: {str(exc)[:300]})") from None
-    return config, nets, int(run.step.numpy())
+    return config, nets, run.restore_weights()

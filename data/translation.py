@@ -28,16 +28,35 @@ from pathlib import Path
 
 import tensorflow as tf
 
-__all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "aligned_files", "fetch_dataset", "folder_stream",
-           "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
+__all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "KNOWN_SHA256", "aligned_files", "fetch_dataset",
+           "folder_stream", "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
-#: where the pix2pix tutorial (aligned sets) and junyanz's download scripts
-#: (unaligned sets) fetch their archives
+#: where the pix2pix tutorial fetches the aligned sets, and the CycleGAN
+#: authors' mirror that tfds reads the unaligned sets from
 DATASET_URLS = {
     "pix2pix": "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz",
-    "cyclegan": "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip",
+    "cyclegan": "https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/{name}.zip",
+}
+
+#: SHA-256 of the CycleGAN archives at ``DATASET_URLS["cyclegan"]``, as
+#: tensorflow_datasets pins them (url_checksums/cycle_gan.txt). The pix2pix
+#: archives have no published checksum: pass ``sha256=`` or ``allow_unverified=True``.
+KNOWN_SHA256 = {
+    ("cyclegan", "apple2orange"): "845a191e9af8926408ea597001cd03a452e3300a1f44a79fe329b3d59f6e3eb8",
+    ("cyclegan", "cezanne2photo"): "3a6c10ca21f9485862f1cbd707744b9dc258954a04631271d23a3605eeb63cff",
+    ("cyclegan", "cityscapes"): "d2f6910fd056c1ee9873777ae838e7ac4a2c833598ae62a04188e5ab2f4ea036",
+    ("cyclegan", "facades"): "9a31ebf3a31b9b5cd195dd5bf62e9308e00cb94604d1019e3889ac84248695c0",
+    ("cyclegan", "horse2zebra"): "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1",
+    ("cyclegan", "iphone2dslr_flower"):
+        "8fcb5e374d631b107e1d961b8c4cd0a186aa2a4ff3e279923f4c426128de7113",
+    ("cyclegan", "maps"): "639534f69dbf9f36bef8d6292a7698006361221f83f0285d7c9ca78afe6e8a9e",
+    ("cyclegan", "monet2photo"): "88f91b00fc228f97c9411fbf1880ec1d119c98f1722e4cfcfaa2fb35fac05b04",
+    ("cyclegan", "summer2winter_yosemite"):
+        "167fe1726807a9d22bd106b4a6c0bd7953b688af924ac1bf967439c4961e49f9",
+    ("cyclegan", "ukiyoe2photo"): "02a2a2fb5ecf425ca1bf86aca7304377da64a2a1d3b86df54eb65e4068bf3b08",
+    ("cyclegan", "vangogh2photo"): "362c3473e70be0944bda08d49d660eafdc2854df55d697835b8186d1d79caaff",
 }
 
 
@@ -163,30 +182,43 @@ def _safe_members(names: list[str], archive: str) -> None:
 
 
 def fetch_dataset(name: str, *, kind: str = "pix2pix", url: str | None = None,
-                  sha256: str | None = None) -> Path:
-    """Download (once, cached; SHA-256 checked when given) and unpack a
-    pix2pix (``kind="pix2pix"``: ``.tar.gz`` of ``NAME/train/`` A|B images)
-    or CycleGAN (``kind="cyclegan"``: ``.zip`` of ``NAME/trainA/`` ...)
-    dataset; return the folder to pass as ``data=``. Archives whose members
-    would land outside the folder are refused. ``url`` overrides the
-    official address (e.g. a mirror or a ``file://`` path)."""
+                  sha256: str | None = None, allow_unverified: bool = False) -> Path:
+    """Download (once, cached) and unpack a pix2pix (``kind="pix2pix"``:
+    ``.tar.gz`` of ``NAME/train/`` A|B images) or CycleGAN
+    (``kind="cyclegan"``: ``.zip`` of ``NAME/trainA/`` ...) dataset; return
+    the folder to pass as ``data=``. ``url`` overrides the official address
+    (e.g. a mirror or a ``file://`` path).
+
+    The archive must match ``sha256`` (default: :data:`KNOWN_SHA256` for the
+    official address). With no checksum to check against, the download is
+    refused unless ``allow_unverified=True``, which prints the archive's
+    SHA-256 so it can be pinned. Archives whose members would land outside
+    the folder are refused."""
     import shutil
     import tarfile
     import tempfile
     import zipfile
 
-    from .cache import cache_dir, download
+    from .cache import cache_dir, download, sha256_file
 
     if kind not in DATASET_URLS:
         raise ValueError(f"kind must be one of {sorted(DATASET_URLS)}, got {kind!r}")
     if not name or "/" in name or name in {".", ".."}:
         raise ValueError(f"dataset name must be a plain name like 'facades', got {name!r}")
+    if sha256 is None and url is None:
+        sha256 = KNOWN_SHA256.get((kind, name))
     url = url or DATASET_URLS[kind].format(name=name)
     root = cache_dir("datasets", kind)
     folder = root / name
     if folder.is_dir():
         return folder
+    if sha256 is None and not allow_unverified:
+        raise ValueError(f"{url}: no SHA-256 known for {kind} dataset {name!r}; pass sha256= "
+                         "(the archive's hex digest) or allow_unverified=True to trust it")
     archive = download(url, sha256=sha256)
+    if sha256 is None:
+        print(f"{archive}: unverified download, sha256={sha256_file(archive)} "
+              "(pass it as sha256= to pin it)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         if zipfile.is_zipfile(archive):

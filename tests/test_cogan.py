@@ -256,3 +256,7 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert 0.0 <= result["stroke_iou"] <= 1.0
     assert cli(["evaluate", "--run", str(tmp_path / "missing")]) == 2
     assert "options.json" in capsys.readouterr().err
+    for f in (Path(run) / "checkpoints").glob("ckpt-2.data-*"):
+        f.write_bytes(b"garbage" * 10)
+    assert cli(["sample", "--run", run, "-o", str(tmp_path / "x.png")]) == 2
+    assert "ckpt-2: checkpoint does not match this model" in capsys.readouterr().err

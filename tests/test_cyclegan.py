@@ -209,7 +209,7 @@ def test_run_folder_options_and_guards(tmp_path, digits):
         train(dataclasses.replace(config, steps=4), x_train=digits, show_progress=False)
 
 
-def test_bad_config_values_are_named():
+def test_bad_config_values_are_named(monkeypatch):
     assert TrainConfig().gan_loss == "lsgan" and TrainConfig(model="pix2pix").gan_loss == "bce"
     with pytest.raises(ValueError, match="generator must be one of"):
         TrainConfig(generator="resnet12")
@@ -229,10 +229,11 @@ def test_bad_config_values_are_named():
         TrainConfig(model="pix2pix", data="tfds:horse2zebra")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp8")
-    flags = Path("/proc/cpuinfo").read_text()
-    native = any(f in flags for f in ("avx512_bf16", "amx_bf16")) and not \
-        tf.config.list_physical_devices("GPU")
-    assert TrainConfig().precision == ("bf16" if native else "float32")
+    # precision="auto" follows what the hardware offers, an explicit choice wins
+    for native, expected in ((True, "bf16"), (False, "float32")):
+        monkeypatch.setattr(sys.modules["cyclegan.train"], "bf16_supported", lambda native=native: native)
+        assert TrainConfig().precision == expected
+        assert TrainConfig(precision="float32").precision == "float32"
 
 
 MIRRORED = textwrap.dedent("""
@@ -315,6 +316,15 @@ def test_translate_folder_marks_outputs_synthetic(tmp_path):
     assert [p.name for p in written] == ["one.png"]
     meta = read_provenance(written[0])
     assert meta["AI-Generated"] == "true" and meta["Parameters"]["source"] == "one.png"
+    # a second "one" (as JPEG) must not overwrite the first; big images are bounded
+    from PIL import Image
+    Image.fromarray(np.zeros((40, 64, 3), np.uint8)).save(src / "one.jpg")
+    written = translate_folder(g, src, tmp_path / "out2", max_side=32)
+    assert sorted(p.name for p in written) == ["one_jpg.png", "one_png.png"]
+    with Image.open(tmp_path / "out2" / "one_jpg.png") as im:
+        assert im.size == (32, 20)
+    with Image.open(tmp_path / "out2" / "one_png.png") as im:
+        assert im.size == (30, 20)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         translate_folder(g, tmp_path / "empty", tmp_path / "x")

@@ -137,6 +137,8 @@ def test_fetch_dataset_unpacks_into_the_aligned_layout(tmp_path, isolated_cache)
     archive = tmp_path / "facades.tar.gz"
     _tar(archive, {"facades/train/1.png": buf.getvalue()})
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="no SHA-256 known for pix2pix dataset 'facades'"):
+        fetch_dataset("facades", url=archive.as_uri())
     with pytest.raises(ChecksumError):
         fetch_dataset("facades", url=archive.as_uri(), sha256="0" * 64)
     folder = fetch_dataset("facades", url=archive.as_uri(), sha256=digest)
@@ -151,6 +153,24 @@ def test_fetch_dataset_refuses_members_outside_the_folder(tmp_path, isolated_cac
     evil = tmp_path / "evil.tar.gz"
     _tar(evil, {"evil/train/ok.png": b"x", "evil/../../escaped.txt": b"boom"})
     with pytest.raises(ValueError, match="escapes the folder"):
-        fetch_dataset("evil", url=evil.as_uri())
+        fetch_dataset("evil", url=evil.as_uri(), allow_unverified=True)
     assert not list(isolated_cache.rglob("escaped.txt"))
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_fetch_dataset_checks_the_official_cyclegan_archives(isolated_cache, monkeypatch):
+    """The official CycleGAN archives are checked against tfds's pinned SHA-256."""
+    import data.cache
+    from data.translation import DATASET_URLS, fetch_dataset
+
+    seen = {}
+
+    def fake_download(url, *, sha256=None, **_):
+        seen.update(url=url, sha256=sha256)
+        raise OSError("offline")
+
+    monkeypatch.setattr(data.cache, "download", fake_download)
+    with pytest.raises(OSError, match="offline"):
+        fetch_dataset("horse2zebra", kind="cyclegan")
+    assert seen["url"] == DATASET_URLS["cyclegan"].format(name="horse2zebra")
+    assert seen["sha256"] == "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1"

@@ -15,6 +15,7 @@ import types
 import zipfile
 from collections import OrderedDict
 
+import keras
 import numpy as np
 import pytest
 
@@ -248,3 +249,11 @@ def test_real_imagenet_weights(vgg_imagenet):
     full = vgg.build_vgg19("imagenet")
     assert full.count_params() == 20_024_384
     np.testing.assert_allclose(conv1.get_weights()[1][0], 0.7301776, rtol=1e-6)
+    # every conv layer was loaded, not only the first: a fresh Keras layer has
+    # zero biases, ImageNet training leaves none of the 16 layers' biases at 0
+    convs = [layer for layer in full.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 16
+    for layer in convs:
+        kernel, bias = layer.get_weights()
+        assert np.count_nonzero(bias) > 0.9 * bias.size, layer.name
+        assert 0 < np.abs(kernel).mean() < 1, layer.name
