@@ -150,7 +150,7 @@ def adam_update_times(size: int = 128, rounds: int = 10) -> dict:
         for name, fn in fns.items():
             t = time.perf_counter()
             fn()
-            float(variables[0][0, 0, 0, 0])  # wait for the update
+            float(tf.reduce_sum(variables[-1]))  # wait for the update
             times[name].append(time.perf_counter() - t)
     med = {name: statistics.median(v) for name, v in times.items()}
     return {"size": size, "weights": int(sum(v.shape.num_elements() for v in variables)),
@@ -217,6 +217,8 @@ def main() -> None:
     name = "cyclegan" if set(args.parts) == {"step", "first", "adam"} else \
         "cyclegan-" + "-".join(sorted(args.parts))
     out = args.out or ROOT / "benchmarks" / "results" / f"{name}-{result['date'][:10]}.json"
+    if args.out is None and out.exists():  # never overwrite an earlier run of the same day
+        out = out.with_name(f"{out.stem}-{result['date'][11:19].replace(':', '')}.json")
     from data.cache import atomic_path
 
     with atomic_path(out) as tmp:

@@ -291,8 +291,9 @@ def add_config_arguments(parser, config_cls: type) -> None:
         if f.name == "run_dir":
             continue
         kind = type(getattr(defaults, f.name))
+        # the declared default ("auto" where the class resolves it per model)
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None,
-                            help=f"default {getattr(defaults, f.name)!r} (or the saved run's)")
+                            help=f"default {f.default!r} (or the saved run's)")
 
 
 def config_for_cli(config_cls: type, run_dir: str, args) -> Any:

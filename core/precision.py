@@ -9,6 +9,7 @@ native.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -16,13 +17,15 @@ import tensorflow as tf
 __all__ = ["bf16_supported"]
 
 
-def bf16_supported() -> bool:
+def bf16_supported(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """True when the CPU has native bf16 arithmetic (AVX512_BF16 or AMX) and no
-    GPU is used (``/proc/cpuinfo`` flags; False where that file is missing)."""
+    GPU is used (the ``flags`` of ``cpuinfo``; False where that file is missing)."""
     if tf.config.list_physical_devices("GPU"):
         return False
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        text = Path(cpuinfo).read_text()
     except OSError:
         return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+    flags = {f for line in text.splitlines() if line.startswith("flags")
+             for f in line.partition(":")[2].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})

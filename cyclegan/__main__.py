@@ -71,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
             from .train import load_run
 
             config, nets, step = load_run(args.run)
-            written = translate_folder(_generator(nets, args.direction), args.input, args.output,
-                                       max_side=args.max_side or None, params={"run": args.run, "step": step,
-                                               "direction": args.direction,
-                                               "model": config.model})
+            written = translate_folder(
+                _generator(nets, args.direction), args.input, args.output,
+                max_side=args.max_side or None,
+                params={"run": args.run, "step": step, "direction": args.direction,
+                        "model": config.model})
             print(f"wrote {len(written)} images to {args.output}")
         elif args.command == "evaluate":
             from .evaluate import evaluate_run

@@ -11,6 +11,7 @@ mirror-pads each image up to that multiple and crops the result back, so a
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import keras
@@ -83,9 +84,7 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
     overwritten). Returns the written paths. Images keep their size, except
     that those with a side over ``max_side`` px (None: no bound) are shrunk to
     it, with a printed note: a CPU runs out of memory on very large images."""
-    from PIL import Image
-
-    from data.images import load_image, save_image
+    from data.images import load_image, resize_max_side, save_image
 
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
@@ -95,33 +94,25 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"{src}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
-    stems = [p.stem for p in files]
+    stem_counts = Counter(p.stem.lower() for p in files)
+    used: set[str] = set()  # compared lower-case: some file systems ignore case
     written = []
     for path in files:
-        name = path.stem if stems.count(path.stem) == 1 else f"{path.stem}_{path.suffix[1:]}"
-        image = load_image(path, max_side=max_side)
-        if max_side is not None:
-            with Image.open(path) as im:
-                if max(im.size) > max_side:
-                    print(f"{path}: {im.size[0]}x{im.size[1]} shrunk to "
-                          f"{image.shape[1]}x{image.shape[0]} (max_side={max_side})")
+        name = path.stem if stem_counts[path.stem.lower()] == 1 else \
+            f"{path.stem}_{path.suffix[1:]}"
+        base, k = name, 1
+        while name.lower() in used:
+            name, k = f"{base}_{k}", k + 1
+        used.add(name.lower())
+        full = load_image(path, max_side=None)
+        image = resize_max_side(full, max_side)
+        if image.shape != full.shape:
+            print(f"{path}: {full.shape[1]}x{full.shape[0]} shrunk to "
+                  f"{image.shape[1]}x{image.shape[0]} (max_side={max_side})")
         out = run_generator(generator, image)
         written.append(save_image(dst / f"{name}.png", out, generator=generator.name,
                                   params=dict(params or {}, source=path.name)))
     return written
-
-
-class _Exported(tf.Module):
-    def __init__(self, generator: keras.Model):
-        super().__init__()
-        self.generator = generator
-        self.multiple = required_multiple(generator)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-    def translate(self, images):
-        """``(B, H, W, 3)`` in [0, 1] -> same shape in [0, 1]."""
-        return _translate_padded(lambda t: self.generator(t, training=False), images,
-                                 self.multiple)
 
 
 def export_generator(generator: keras.Model, path: str | os.PathLike) -> Path:

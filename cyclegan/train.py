@@ -3,7 +3,9 @@
 :func:`train` is the API, ``python -m cyclegan train`` the CLI. Each step is
 one ``tf.function`` run on every replica of a ``tf.distribute`` strategy.
 Runs checkpoint (weights, optimizers, image pools, step; the learning rate is
-a function of the optimizer's step, so it resumes too), resume exactly, save
+a function of the optimizer's step, so it resumes too), resume exactly (on
+one replica; on several, each keeps its own image pool and replica 0's is
+restored into all, see :class:`core.image_pool.ImagePool`), save
 their options beside the checkpoints, log to TensorBoard and save sample
 grids (see :mod:`core.loop`).
 
@@ -46,6 +48,9 @@ __all__ = ["LinearDecay", "Nets", "TrainConfig", "TrainResult", "build_nets",
 PRECISIONS = ("float32", "bf16")
 BUILTIN_DATA = {"cyclegan": ("mnist_mnistm", "photo_painting"),
                 "pix2pix": ("mnistm_to_mnist", "gray_photo")}
+# the digit sets are rendered pairwise, so pix2pix may train on either direction
+PAIRED_DATA = ("mnistm_to_mnist", "mnist_mnistm", "gray_photo")
+UNPAIRED_DATA = ("photo_painting",)
 
 
 @dataclass
@@ -82,8 +87,8 @@ class TrainConfig:
     beta_1: float = 0.5
     gan_loss: str = "auto"           # lsgan | bce; auto: lsgan (CycleGAN), bce (pix2pix)
     cycle_weight: float = 10.0
-    backward_cycle_scale: float = 1.0  # y -> F -> G weight = cycle_weight x this (lambda_B/lambda_A)
-    identity_weight: float = 0.5     # x cycle_weight (CycleGAN)
+    backward_cycle_scale: float = 1.0  # lambda_B / lambda_A: scales y -> F -> G and |G(y) - y|
+    identity_weight: float = 0.5     # x lambda_A for |F(x) - x|, x lambda_B for |G(y) - y|
     l1_weight: float = 100.0         # pix2pix
     pool_size: int = 50
     precision: str = "auto"          # float32 | bf16 (mixed: bf16 compute, f32 weights);
@@ -101,13 +106,11 @@ class TrainConfig:
             bad("model", "'cyclegan' or 'pix2pix'")
         if self.data == "auto":
             self.data = BUILTIN_DATA[self.model][0]
-        others = {d for m, names in BUILTIN_DATA.items() if m != self.model for d in names}
-        if self.data in others:
-            bad("data", f"one of {BUILTIN_DATA[self.model]}, a folder or tfds:NAME for "
-                        f"model={self.model!r} ({self.data!r} is built for the other model)")
-        if self.model == "pix2pix" and self.data.startswith("tfds:"):
-            bad("data", "a built-in set or a folder of aligned A|B images for pix2pix "
-                        "(tfds sets are read unaligned, for CycleGAN)")
+        # pix2pix needs corresponding pairs: photo_painting and tfds sets have none
+        if self.model == "pix2pix" and (self.data in UNPAIRED_DATA
+                                        or self.data.startswith("tfds:")):
+            bad("data", f"a paired set for pix2pix (one of {PAIRED_DATA} or a folder of "
+                        "aligned A|B images; tfds and photo_painting are unpaired)")
         if self.generator not in GENERATORS:
             bad("generator", f"one of {GENERATORS}")
         if self.gan_loss == "auto":

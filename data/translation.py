@@ -33,16 +33,17 @@ __all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "KNOWN_SHA256", "aligned_files", "f
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
-#: where the pix2pix tutorial fetches the aligned sets, and the CycleGAN
-#: authors' mirror that tfds reads the unaligned sets from
+#: the authors' server, where the pix2pix tutorial fetches the aligned sets
+#: and tfds (since 4.9.3) and junyanz's scripts fetch the unaligned ones
 DATASET_URLS = {
-    "pix2pix": "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz",
-    "cyclegan": "https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/{name}.zip",
+    "pix2pix": "https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz",
+    "cyclegan": "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip",
 }
 
-#: SHA-256 of the CycleGAN archives at ``DATASET_URLS["cyclegan"]``, as
-#: tensorflow_datasets pins them (url_checksums/cycle_gan.txt). The pix2pix
-#: archives have no published checksum: pass ``sha256=`` or ``allow_unverified=True``.
+#: SHA-256 of the CycleGAN archives, as tensorflow_datasets pins them
+#: (url_checksums/cycle_gan.txt); checked whatever ``url`` serves them. The
+#: pix2pix archives have no published checksum: pass ``sha256=`` or
+#: ``allow_unverified=True``.
 KNOWN_SHA256 = {
     ("cyclegan", "apple2orange"): "845a191e9af8926408ea597001cd03a452e3300a1f44a79fe329b3d59f6e3eb8",
     ("cyclegan", "cezanne2photo"): "3a6c10ca21f9485862f1cbd707744b9dc258954a04631271d23a3605eeb63cff",
@@ -205,7 +206,7 @@ def fetch_dataset(name: str, *, kind: str = "pix2pix", url: str | None = None,
         raise ValueError(f"kind must be one of {sorted(DATASET_URLS)}, got {kind!r}")
     if not name or "/" in name or name in {".", ".."}:
         raise ValueError(f"dataset name must be a plain name like 'facades', got {name!r}")
-    if sha256 is None and url is None:
+    if sha256 is None:  # a mirror (url=) serves the same archive
         sha256 = KNOWN_SHA256.get((kind, name))
     url = url or DATASET_URLS[kind].format(name=name)
     root = cache_dir("datasets", kind)

@@ -161,7 +161,7 @@ def test_fetch_dataset_refuses_members_outside_the_folder(tmp_path, isolated_cac
 def test_fetch_dataset_checks_the_official_cyclegan_archives(isolated_cache, monkeypatch):
     """The official CycleGAN archives are checked against tfds's pinned SHA-256."""
     import data.cache
-    from data.translation import DATASET_URLS, fetch_dataset
+    from data.translation import fetch_dataset
 
     seen = {}
 
@@ -172,5 +172,22 @@ def test_fetch_dataset_checks_the_official_cyclegan_archives(isolated_cache, mon
     monkeypatch.setattr(data.cache, "download", fake_download)
     with pytest.raises(OSError, match="offline"):
         fetch_dataset("horse2zebra", kind="cyclegan")
-    assert seen["url"] == DATASET_URLS["cyclegan"].format(name="horse2zebra")
+    assert seen["url"] == "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
     assert seen["sha256"] == "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1"
+    with pytest.raises(OSError, match="offline"):  # a mirror keeps the pin
+        fetch_dataset("monet2photo", kind="cyclegan", url="https://mirror.example/m.zip")
+    assert seen["sha256"] == "88f91b00fc228f97c9411fbf1880ec1d119c98f1722e4cfcfaa2fb35fac05b04"
+
+
+def test_fetch_dataset_unverified_only_on_request(tmp_path, isolated_cache, capsys):
+    import hashlib
+
+    from data.translation import fetch_dataset
+
+    archive = tmp_path / "tiny.tar.gz"
+    _tar(archive, {"tiny/train/1.png": b"not checked here"})
+    with pytest.raises(ValueError, match="allow_unverified=True"):
+        fetch_dataset("tiny", url=archive.as_uri())
+    folder = fetch_dataset("tiny", url=archive.as_uri(), allow_unverified=True)
+    assert (folder / "train" / "1.png").is_file()
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() in capsys.readouterr().out

@@ -179,3 +179,17 @@ def test_fused_adam_matches_the_adam_formula(rng):
         step(tf.constant(g))
     np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
     assert int(opt.iterations.numpy()) == 4
+
+
+def test_bf16_supported_reads_the_cpu_flags(tmp_path):
+    from core.precision import bf16_supported
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f\n"
+                    "bugs\t\t: avx512_bf16_is_not_a_flag_here\n")
+    assert not bf16_supported(info)  # only the flags line counts
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
+    assert bf16_supported(info)
+    info.write_text("flags\t\t: fpu amx_bf16 amx_tile\n")
+    assert bf16_supported(info)
+    assert not bf16_supported(tmp_path / "missing")
