@@ -80,8 +80,10 @@ def run_generator(generator: keras.Model, images: np.ndarray | tf.Tensor, *,
 def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | os.PathLike, *,
                      max_side: int | None = 1024, params: dict | None = None) -> list[Path]:
     """Translate every image in ``src`` into ``dst/<stem>.png`` (marked
-    synthetic; ``<stem>_<ext>.png`` when two inputs share a stem, so none is
-    overwritten). Returns the written paths. Images keep their size, except
+    synthetic). Inputs sharing a stem (compared case-insensitively) become
+    ``<stem>_<ext>.png``, and a name still taken gets ``_1``, ``_2``, ... so
+    no output of one call overwrites another; files already in ``dst`` with
+    those names are replaced. Returns the written paths. Images keep their size, except
     that those with a side over ``max_side`` px (None: no bound) are shrunk to
     it, with a printed note: a CPU runs out of memory on very large images."""
     from data.images import load_image, resize_max_side, save_image
@@ -113,6 +115,19 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
         written.append(save_image(dst / f"{name}.png", out, generator=generator.name,
                                   params=dict(params or {}, source=path.name)))
     return written
+
+
+class _Exported(tf.Module):
+    def __init__(self, generator: keras.Model):
+        super().__init__()
+        self.generator = generator
+        self.multiple = required_multiple(generator)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def translate(self, images):
+        """``(B, H, W, 3)`` in [0, 1] -> same shape in [0, 1]."""
+        return _translate_padded(lambda t: self.generator(t, training=False), images,
+                                 self.multiple)
 
 
 def export_generator(generator: keras.Model, path: str | os.PathLike) -> Path:

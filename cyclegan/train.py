@@ -57,8 +57,10 @@ UNPAIRED_DATA = ("photo_painting",)
 class TrainConfig:
     """Options of a run (saved as ``options.json`` beside the checkpoints).
 
-    ``data``: a built-in offline set (CycleGAN: ``mnist_mnistm``,
-    ``photo_painting``; pix2pix: ``mnistm_to_mnist``, ``gray_photo``), a
+    ``data``: a built-in offline set (default ``"auto"``: ``mnist_mnistm`` for
+    CycleGAN, ``mnistm_to_mnist`` for pix2pix; CycleGAN takes any built-in
+    set, ``photo_painting`` included; pix2pix only the paired ones,
+    ``PAIRED_DATA``), a
     folder (CycleGAN: junyanz's unaligned ``trainA/ trainB/``; pix2pix: aligned
     ``train/`` of A|B side-by-side images) or ``tfds:NAME`` (CycleGAN:
     ``tfds:horse2zebra`` etc. from ``cycle_gan/``; pix2pix: ``tfds:facades``

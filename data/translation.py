@@ -190,8 +190,9 @@ def fetch_dataset(name: str, *, kind: str = "pix2pix", url: str | None = None,
     the folder to pass as ``data=``. ``url`` overrides the official address
     (e.g. a mirror or a ``file://`` path).
 
-    The archive must match ``sha256`` (default: :data:`KNOWN_SHA256` for the
-    official address). With no checksum to check against, the download is
+    The archive must match ``sha256`` (default: :data:`KNOWN_SHA256` for a
+    known CycleGAN name, whatever ``url`` serves it; a different archive under
+    that name needs its own ``sha256=``). With no checksum to check against, the download is
     refused unless ``allow_unverified=True``, which prints the archive's
     SHA-256 so it can be pinned. Archives whose members would land outside
     the folder are refused."""

@@ -181,8 +181,10 @@ def test_fused_adam_matches_the_adam_formula(rng):
     assert int(opt.iterations.numpy()) == 4
 
 
-def test_bf16_supported_reads_the_cpu_flags(tmp_path):
+def test_bf16_supported_reads_the_cpu_flags(tmp_path, monkeypatch):
     from core.precision import bf16_supported
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])  # no GPU
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f\n"
