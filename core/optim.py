@@ -3,8 +3,9 @@
 Keras 3's Adam updates each variable with several separate ops (moment
 updates, square root, division, subtraction), each a full pass over memory.
 On a CPU with large generators (the U-Net holds 42-54 M weights) that is a
-measurable share of a training step: 0.32 s vs 0.08 s per U-Net update at
-128 px on the 2-core machine in ``benchmarks/RESULTS.md``.
+measurable share of a training step: 0.311 s vs 0.067 s per update of the
+128 px U-Net (41.8 M weights) on the 2-core machine
+(``python benchmarks/cyclegan_benchmark.py --parts adam``, benchmarks/RESULTS.md).
 :class:`FusedAdam` computes the same update (Kingma & Ba, with Keras's
 epsilon placement) with one ``ResourceApplyAdam`` kernel per variable.
 """
