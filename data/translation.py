@@ -192,9 +192,9 @@ def fetch_dataset(name: str, *, kind: str = "pix2pix", url: str | None = None,
 
     The archive must match ``sha256`` (default: :data:`KNOWN_SHA256` for a
     known CycleGAN name, whatever ``url`` serves it; a different archive under
-    that name needs its own ``sha256=``). With no checksum to check against, the download is
-    refused unless ``allow_unverified=True``, which prints the archive's
-    SHA-256 so it can be pinned. Archives whose members would land outside
+    that name needs its own ``sha256=``). With no checksum to check against,
+    the download is refused unless ``allow_unverified=True``, which prints
+    the archive's SHA-256 so it can be pinned. Archives whose members would land outside
     the folder are refused."""
     import shutil
     import tarfile
