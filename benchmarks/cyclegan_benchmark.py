@@ -8,7 +8,8 @@ cross-entropy, cycle weight 10, identity 5, one persistent tape and four
 use the very same network objects (the U-Net and PatchGAN here are the
 tutorial's architectures), so only the step differs.
 
-Prints and writes ``benchmarks/results/cyclegan-<date>.json``:
+Prints and writes ``benchmarks/results/cyclegan[-<parts>]-<date>.json`` (see
+:func:`benchmarks.write_result`):
 
 1. per-step time (median over interleaved rounds) at each ``--sizes``, and
    the ratio tutorial / ours (the issue's target: >= 1.7x);
@@ -25,7 +26,6 @@ Prints and writes ``benchmarks/results/cyclegan-<date>.json``:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -216,13 +216,9 @@ def main() -> None:
         result["adam_update_128"] = adam
     name = "cyclegan" if set(args.parts) == {"step", "first", "adam"} else \
         "cyclegan-" + "-".join(sorted(args.parts))
-    out = args.out or ROOT / "benchmarks" / "results" / f"{name}-{result['date'][:10]}.json"
-    if args.out is None and out.exists():  # never overwrite an earlier run of the same day
-        out = out.with_name(f"{out.stem}-{result['date'][11:19].replace(':', '')}.json")
-    from data.cache import atomic_path
+    from benchmarks import write_result
 
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, name, args.out)
     print(f"wrote {out}")
 
 

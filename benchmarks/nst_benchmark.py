@@ -6,7 +6,8 @@ The recipe is re-implemented here as the tutorial writes it (fp32 VGG19,
 lr 0.02 / beta_1 0.99 / epsilon 0.1, style 1e-2, content 1e4, TV 30, clip to
 [0, 1]); both sides load the same VGG19 weights file.
 
-Prints and writes to ``benchmarks/results/nst-<date>.json``:
+Prints and writes to ``benchmarks/results/nst-<size>px-<date>.json`` (see
+:func:`benchmarks.write_result`):
 
 1. per-step time (median of interleaved steps) of the recipe, of this repo's
    default path (``precision="auto"``) and of forced bf16, as ratios;
@@ -40,7 +41,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from data import load_image, samples  # noqa: E402
-from data.cache import atomic_path  # noqa: E402
+from benchmarks import write_result  # noqa: E402
 from nst.losses import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix  # noqa: E402
 from nst.stylize import (ADAM_DEFAULTS, get_extractor, make_adam_step,  # noqa: E402
                          resolve_precision, stylize)
@@ -178,7 +179,7 @@ def main() -> None:
     ap.add_argument("--memory-size", type=int, default=1024)
     ap.add_argument("--skip", nargs="*", default=[], choices=["step", "converge", "memory"])
     ap.add_argument("--out", type=Path, default=None,
-                    help="result JSON (default: benchmarks/results/nst-DATE-SIZEpx.json, "
+                    help="result JSON (default: benchmarks/results/nst-SIZEpx-DATE.json, "
                          "with the time appended if that file exists)")
     args = ap.parse_args()
 
@@ -209,15 +210,7 @@ def main() -> None:
         report["peak_rss_gb"] = {opt: peak_memory(args.memory_size, opt)
                                  for opt in ("adam", "lbfgs")}
         print(json.dumps(report["peak_rss_gb"], indent=2), flush=True)
-    out = args.out
-    if out is None:  # never overwrite an earlier run of the same day
-        now = datetime.now(timezone.utc)
-        out = ROOT / "benchmarks" / "results" / f"nst-{now:%Y-%m-%d}-{args.size}px.json"
-        if out.exists():
-            out = out.with_name(f"{out.stem}-{now:%H%M%S}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    out = write_result(report, f"nst-{args.size}px", args.out)
     print(f"wrote {out}")
 
 

@@ -154,11 +154,7 @@ class Run:
             return 0
         if self.options_path.exists():
             self._check_options()
-        try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except Exception as exc:  # OpError, IndexError, AssertionError... on bad files
-            raise ValueError(f"{latest}: checkpoint does not match this model "
-                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
+        self._restore_checkpoint(latest, partial=False)
         self._write_options()  # records the new value of resumable keys
         step = int(self.step.numpy())
         if self.history_path.exists():
@@ -176,12 +172,21 @@ class Run:
         latest = self.manager.latest_checkpoint
         if latest is None:
             raise ValueError(f"{self.dir}: no checkpoint to load")
-        try:
-            self.checkpoint.restore(latest).expect_partial()
-        except Exception as exc:  # OpError, IndexError... on bad or foreign files
-            raise ValueError(f"{latest}: checkpoint does not match this model "
-                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
+        self._restore_checkpoint(latest, partial=True)
         return int(self.step.numpy())
+
+    def _restore_checkpoint(self, path: str, *, partial: bool) -> None:
+        """Restore ``path``; ``partial``: optimizer slots etc. may be absent.
+        A corrupt or foreign file raises ValueError naming it."""
+        try:
+            status = self.checkpoint.restore(path)
+            if partial:
+                status.expect_partial()
+            else:
+                status.assert_existing_objects_matched()
+        except Exception as exc:  # OpError, IndexError, AssertionError... on bad files
+            raise ValueError(f"{path}: checkpoint does not match this model "
+                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
 
     @property
     def history_path(self) -> Path:
