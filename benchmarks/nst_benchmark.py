@@ -42,9 +42,10 @@ import tensorflow as tf  # noqa: E402
 
 from data import load_image, samples  # noqa: E402
 from benchmarks import write_result  # noqa: E402
-from nst.losses import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix  # noqa: E402
-from nst.stylize import (ADAM_DEFAULTS, get_extractor, make_adam_step,  # noqa: E402
-                         resolve_precision, stylize)
+from core.precision import resolve_precision  # noqa: E402
+from nst.losses import gram_matrix  # noqa: E402
+from nst.options import ADAM_DEFAULTS, CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT  # noqa: E402
+from nst.stylize import get_extractor, make_adam_step, stylize  # noqa: E402
 from nst.vgg import CONTENT_LAYERS, STYLE_LAYERS, resolve_vgg19_weights  # noqa: E402
 
 
@@ -115,7 +116,7 @@ def per_step(content, style, weights_path, reps):
     variants = {"tutorial recipe (fp32)": recipe.train_step,
                 "repo default (precision=auto -> %s)" % resolve_precision("auto"):
                     repo_step(content, style, resolve_precision("auto")),
-                "repo bf16 (forced)": repo_step(content, style, "bfloat16")}
+                "repo bf16 (forced)": repo_step(content, style, "bf16")}
     first = {name: timed(fn) for name, fn in variants.items()}  # tracing
     times = {name: [] for name in variants}
     for _ in range(reps):  # interleave so machine noise hits every variant alike

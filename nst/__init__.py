@@ -7,31 +7,25 @@ feed-forward stylisation through TF-Hub.
 ...                  load_image(samples.path("starry_night")), size=256, steps=200,
 ...                  optimizer="lbfgs")
 >>> result.image.shape, result.history[-1]["loss"]
+
+Names load on first use, so ``python -m nst --help`` imports no TensorFlow;
+``nst.stylize`` is the function (the module is ``sys.modules["nst.stylize"]``).
 """
 
-from .fast import MAGENTA_HANDLE, HubModelUnavailable, fast_stylize, load_arbitrary_stylization
-from .losses import content_loss, gram_matrix, style_loss, total_variation_loss
-from .stylize import StylizeResult, bf16_supported, get_extractor, stylize
-from .vgg import (CONTENT_LAYERS, STYLE_LAYERS, VGG19Features, WeightsUnavailableError,
-                  build_vgg19, resolve_vgg19_weights)
+from core.lazy import lazy_exports
 
-__all__ = [
-    "CONTENT_LAYERS",
-    "MAGENTA_HANDLE",
-    "STYLE_LAYERS",
-    "HubModelUnavailable",
-    "StylizeResult",
-    "VGG19Features",
-    "WeightsUnavailableError",
-    "bf16_supported",
-    "build_vgg19",
-    "content_loss",
-    "fast_stylize",
-    "get_extractor",
-    "gram_matrix",
-    "load_arbitrary_stylization",
-    "resolve_vgg19_weights",
-    "style_loss",
-    "stylize",
-    "total_variation_loss",
-]
+_EXPORTS = {
+    **dict.fromkeys(["MAGENTA_HANDLE", "HubModelUnavailable", "fast_stylize",
+                     "load_arbitrary_stylization"], ".fast"),
+    **dict.fromkeys(["content_loss", "gram_matrix", "style_loss", "total_variation_loss"],
+                    ".losses"),
+    **dict.fromkeys(["CONTENT_WEIGHT", "STYLE_WEIGHT", "TV_WEIGHT"], ".options"),
+    **dict.fromkeys(["StylizeInterrupted", "StylizeResult", "get_extractor", "stylize"],
+                    ".stylize"),
+    **dict.fromkeys(["bf16_supported", "resolve_precision"], "core.precision"),
+    **dict.fromkeys(["CONTENT_LAYERS", "STYLE_LAYERS", "ApproximateWeightsWarning",
+                     "VGG19Features", "WeightsUnavailableError", "build_vgg19",
+                     "resolve_vgg19_weights"], ".vgg"),
+}
+__all__ = sorted(_EXPORTS)
+lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .images import as_batch
+
 __all__ = ["MAGENTA_HANDLE", "STYLE_SIZE", "HubModelUnavailable", "fast_stylize",
            "load_arbitrary_stylization"]
 
@@ -51,15 +53,6 @@ def load_arbitrary_stylization(handle: str | os.PathLike = MAGENTA_HANDLE) -> An
     return model
 
 
-def _batch(image: Any) -> tf.Tensor:
-    x = tf.convert_to_tensor(np.asarray(image, dtype=np.float32))
-    if x.shape.rank == 3:
-        x = x[tf.newaxis]
-    if x.shape.rank != 4 or x.shape[-1] != 3:
-        raise ValueError(f"images must have shape (H, W, 3), got {tuple(x.shape)}")
-    return x
-
-
 def fast_stylize(model: Any, content: Any, style: Any, *,
                  style_size: int = STYLE_SIZE) -> np.ndarray:
     """Stylise in one forward pass: ``(H, W, 3)`` in [0, 1] -> ``(H, W, 3)`` in [0, 1].
@@ -67,8 +60,8 @@ def fast_stylize(model: Any, content: Any, style: Any, *,
     The style image is resized to ``style_size`` square, as the Magenta model
     expects; the content keeps its size.
     """
-    c = _batch(content)
-    s = tf.image.resize(_batch(style), (style_size, style_size), antialias=True)
+    c = as_batch(content, "content")
+    s = tf.image.resize(as_batch(style, "style"), (style_size, style_size), antialias=True)
     out = model(tf.constant(c), tf.constant(tf.clip_by_value(s, 0.0, 1.0)))[0]
     out = tf.clip_by_value(tf.convert_to_tensor(out), 0.0, 1.0)
     return np.asarray(out[0, : c.shape[1], : c.shape[2]], dtype=np.float32)

@@ -1,7 +1,8 @@
 """Neural style transfer losses (Gatys et al. 2016, as in the TensorFlow tutorial).
 
-All functions are pure and work on float32 tensors; weights are the
-tutorial's: style 1e-2, content 1e4, total variation 30.
+All functions are pure and work on float32 tensors; the default weights
+(:mod:`nst.options`) are the tutorial's: style 1e-2, content 1e4, total
+variation 30.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import tensorflow as tf
+
+from .options import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT
 
 __all__ = [
     "CONTENT_WEIGHT",
@@ -20,10 +23,6 @@ __all__ = [
     "style_content_loss",
     "total_variation_loss",
 ]
-
-STYLE_WEIGHT = 1e-2
-CONTENT_WEIGHT = 1e4
-TV_WEIGHT = 30.0
 
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:

@@ -13,7 +13,7 @@ over an image ``x`` in [0, 1], with Adam (the TensorFlow tutorial) or L-BFGS-B
 from __future__ import annotations
 
 import math
-import numbers
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,32 +24,30 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.precision import bf16_supported
+from core.cli import Interrupted
+from core.precision import bf16_supported, resolve_precision
 
-from .losses import (CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, gram_matrix,
-                     style_content_loss, total_variation_loss)
+from .images import as_batch
+from .losses import gram_matrix, style_content_loss, total_variation_loss
+from .options import (ADAM_DEFAULTS, CONTENT_WEIGHT, MIN_SIZE, STYLE_WEIGHT, TV_WEIGHT,
+                      check_settings, scale_schedule, style_blend_weights)
 from .vgg import VGG19Features
 
-__all__ = ["ADAM_DEFAULTS", "StylizeResult", "bf16_supported", "get_extractor",
-           "make_adam_step", "make_value_and_grad", "resolve_precision", "stylize"]
+# resolve_precision and bf16_supported are core.precision's, re-exported for callers of nst
+__all__ = ["ADAM_DEFAULTS", "StylizeInterrupted", "StylizeResult", "bf16_supported",
+           "get_extractor", "make_adam_step", "make_value_and_grad", "resolve_precision",
+           "stylize"]
 
-#: The TensorFlow tutorial's Adam settings for pixel optimisation.
-ADAM_DEFAULTS = {"learning_rate": 0.02, "beta_1": 0.99, "epsilon": 0.1}
 
-
-def resolve_precision(precision: str) -> str:
-    """``"auto"`` -> ``"bfloat16"`` if :func:`bf16_supported` else ``"float32"``."""
-    if precision == "auto":
-        return "bfloat16" if bf16_supported() else "float32"
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
-    return precision
+def get_extractor(weights: str | None = "imagenet", precision: str = "float32") -> VGG19Features:
+    """A cached :class:`VGG19Features` (building VGG19 and loading 80 MB of
+    weights takes seconds; notebooks call :func:`stylize` many times).
+    ``precision``: ``"auto"``, ``"float32"`` or ``"bf16"``."""
+    return _cached_extractor(weights, resolve_precision(precision))
 
 
 @lru_cache(maxsize=4)
-def get_extractor(weights: str | None = "imagenet", precision: str = "float32") -> VGG19Features:
-    """A cached :class:`VGG19Features` (building VGG19 and loading 80 MB of
-    weights takes seconds; notebooks call :func:`stylize` many times)."""
+def _cached_extractor(weights: str | None, precision: str) -> VGG19Features:
     return VGG19Features(weights, precision=precision)
 
 
@@ -57,9 +55,10 @@ def get_extractor(weights: str | None = "imagenet", precision: str = "float32") 
 class StylizeResult:
     """``image``: ``(H, W, 3)`` float32 in [0, 1]. ``loss``: total loss of that
     image (evaluated once more at the end, so it is exact for Adam and
-    L-BFGS alike). ``history``: one dict per loss evaluation with ``step,
-    scale, height, width, loss, style, content, tv, seconds``. ``params``: the
-    settings used (for provenance metadata)."""
+    L-BFGS alike; NaN for a partial result). ``history``: one dict per loss
+    evaluation with ``step, scale, height, width, loss, style, content, tv,
+    seconds``. ``params``: the settings used (for provenance metadata); a
+    partial result has ``params["partial"] = True``."""
 
     image: np.ndarray
     loss: float = math.nan
@@ -71,13 +70,19 @@ class StylizeResult:
         return self.history[-1]["seconds"] if self.history else 0.0
 
 
-def _as_batch(image: Any, name: str = "image") -> tf.Tensor:
-    x = tf.convert_to_tensor(np.asarray(image, dtype=np.float32))
-    if x.shape.rank == 3:
-        x = x[tf.newaxis]
-    if x.shape.rank != 4 or x.shape[0] != 1 or x.shape[-1] != 3:
-        raise ValueError(f"{name}: images must have shape (H, W, 3), got {tuple(x.shape)}")
-    return x
+class StylizeInterrupted(Interrupted):
+    """Ctrl-C (or SIGTERM under :func:`core.cli.sigterm_interrupts`) during
+    :func:`stylize`. ``result`` is a partial :class:`StylizeResult`: the
+    current image (Adam) or the best one seen (L-BFGS), at the scale being
+    optimised, the history so far and ``params["partial"] = True``."""
+
+    def __init__(self, result: StylizeResult, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)  # nothing is saved yet: the caller decides where
+        self.result = result
+
+    def __str__(self) -> str:
+        return (f"stylize interrupted after {len(self.result.history)} step(s); the partial "
+                "image is in .result")
 
 
 def _resize(x: tf.Tensor, hw: tuple[int, int]) -> tf.Tensor:
@@ -152,23 +157,6 @@ def make_value_and_grad(extractor: keras.Model, shape: tuple[int, ...], style_ta
     return value_and_grad
 
 
-def _scale_schedule(scales: int | Sequence[float], steps: int | Sequence[int]
-                    ) -> list[tuple[float, int]]:
-    if isinstance(scales, numbers.Integral):
-        if scales < 1:
-            raise ValueError(f"scales must be >= 1, got {scales}")
-        scales = [0.5 ** (int(scales) - 1 - i) for i in range(int(scales))]
-    scales = [float(s) for s in scales]
-    if not scales or any(not 0 < s <= 1 for s in scales) or scales != sorted(scales):
-        raise ValueError(f"scales must be increasing fractions in (0, 1], got {scales}")
-    if isinstance(steps, numbers.Integral):
-        steps = [int(steps)] * len(scales)
-    steps = [int(s) for s in steps]
-    if len(steps) != len(scales) or any(s < 0 for s in steps):
-        raise ValueError(f"steps must be one int or one per scale ({len(scales)}), got {steps}")
-    return list(zip(scales, steps))
-
-
 def stylize(content: Any, style: Any | Sequence[Any], *,
             style_blend: Sequence[float] | None = None,
             size: int = 512,
@@ -208,9 +196,9 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
       scales: coarse-to-fine schedule: an int ``n`` means sides
         ``size / 2**(n-1), ..., size / 2, size``; or explicit fractions of
         ``size``. Each scale starts from the upsampled previous result.
-      precision: ``"auto"`` (bf16 where the CPU has native bf16), ``"float32"``
-        or ``"bfloat16"`` for the VGG compute; the image, Gram matrices and
-        losses stay float32.
+      precision: ``"auto"`` (bf16 where the CPU has native bf16, see
+        :func:`core.precision.resolve_precision`), ``"float32"`` or ``"bf16"``
+        for the VGG compute; the image, Gram matrices and losses stay float32.
       seed: seeds the noise initialisation; runs are deterministic on CPU.
       weights: VGG19 weights (``"imagenet"``, a file, or ``None`` for random:
         tests only); ignored when ``extractor`` is given.
@@ -221,33 +209,28 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
 
     Returns:
       :class:`StylizeResult` with the final image and per-step loss history.
+
+    Raises:
+      ValueError (:class:`core.config.ConfigError`): a setting out of range,
+        named as the argument.
+      StylizeInterrupted: on Ctrl-C during the optimisation, carrying the
+        partial result (the image so far).
     """
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if init not in ("content", "style", "noise"):
-        raise ValueError(f"init must be 'content', 'style' or 'noise', got {init!r}")
-    if size < 16:
-        raise ValueError(f"size must be at least 16 pixels, got {size}")
+    check_settings(size=size, optimizer=optimizer, init=init, precision=precision,
+                   style_weight=style_weight, content_weight=content_weight,
+                   tv_weight=tv_weight, learning_rate=learning_rate)
     if callback_every < 1:
         raise ValueError(f"callback_every must be >= 1, got {callback_every}")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    if not styles:
-        raise ValueError("style: need at least one style image")
-    blend = np.ones(len(styles)) if style_blend is None else np.asarray(style_blend, float)
-    if blend.shape != (len(styles),) or np.any(blend < 0) or blend.sum() <= 0:
-        raise ValueError(f"style_blend must be {len(styles)} non-negative weights with a "
-                         f"positive sum, got {style_blend}")
-    blend = blend / blend.sum()
-    schedule = _scale_schedule(scales, steps)
-    precision = resolve_precision(precision)
+    blend = style_blend_weights(style_blend, len(styles))
+    schedule = scale_schedule(scales, steps)
+    content_full = _fit(as_batch(content, "content"), size)
+    styles_full = [_fit(as_batch(s, f"style[{i}]"), size) for i, s in enumerate(styles)]
     if extractor is None:
         extractor = get_extractor(weights, precision)
-    else:
-        precision = getattr(extractor, "precision", precision)
+    precision = getattr(extractor, "precision", None) or resolve_precision(precision)
     loss_weights = (float(style_weight), float(content_weight), float(tv_weight))
 
-    content_full = _fit(_as_batch(content, "content"), size)
-    styles_full = [_fit(_as_batch(s, f"style[{i}]"), size) for i, s in enumerate(styles)]
     if preserve_color:
         content_lum = _luminance(content_full)
         styles_full = [_match_luminance(_luminance(s), content_lum) for s in styles_full]
@@ -259,11 +242,12 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                   style_weight=style_weight, content_weight=content_weight,
                   tv_weight=tv_weight, learning_rate=learning_rate,
                   preserve_color=preserve_color, scales=[s for s, _ in schedule],
-                  style_blend=blend.tolist(), precision=precision, seed=seed)
+                  style_blend=blend, precision=precision, seed=seed)
     history: list[dict[str, float]] = []
     total_steps = sum(n for _, n in schedule)
     start = time.perf_counter()
-    image = None
+    # the image a Ctrl-C keeps: Adam's variable, or the best point L-BFGS has seen
+    latest: dict[str, Any] = {"image": None}
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_steps, disable=not progress, desc=f"stylize ({optimizer})",
@@ -271,81 +255,100 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     global_step = 0
     last_callback = -1
     stop = False
-    for scale_index, (scale, n_steps) in enumerate(schedule):
-        full_h, full_w = content_work.shape[1:3]
-        hw = (max(16, round(full_h * scale)), max(16, round(full_w * scale)))
-        content_s = _resize(content_work, hw)
-        style_targets = {}
-        for weight, s in zip(blend, styles_full):
-            sh, sw = s.shape[1:3]
-            s_scaled = _resize(s, (max(16, round(sh * scale)), max(16, round(sw * scale))))
-            for name, feat in extractor(s_scaled)["style"].items():
-                g = weight * gram_matrix(feat)
-                style_targets[name] = style_targets.get(name, 0.0) + g
-        content_targets = extractor(content_s)["content"]
 
-        if image is None:
-            if init == "content":
-                image = content_s
-            elif init == "style":
-                image = _resize(styles_full[0], hw)
+    def finish(x: tf.Tensor) -> np.ndarray:
+        x = tf.convert_to_tensor(x)
+        return np.asarray((_recolour(x, content_full) if preserve_color else x)[0],
+                          dtype=np.float32)
+
+    try:
+        for scale_index, (scale, n_steps) in enumerate(schedule):
+            full_h, full_w = content_work.shape[1:3]
+            hw = (max(MIN_SIZE, round(full_h * scale)), max(MIN_SIZE, round(full_w * scale)))
+            content_s = _resize(content_work, hw)
+            style_targets = {}
+            for weight, s in zip(blend, styles_full):
+                sh, sw = s.shape[1:3]
+                s_scaled = _resize(s, (max(MIN_SIZE, round(sh * scale)),
+                                       max(MIN_SIZE, round(sw * scale))))
+                for name, feat in extractor(s_scaled)["style"].items():
+                    g = weight * gram_matrix(feat)
+                    style_targets[name] = style_targets.get(name, 0.0) + g
+            content_targets = extractor(content_s)["content"]
+
+            image = latest["image"]
+            if image is None:
+                if init == "content":
+                    image = content_s
+                elif init == "style":
+                    image = _resize(styles_full[0], hw)
+                else:
+                    rng = np.random.default_rng(seed)
+                    image = tf.constant(rng.uniform(0.0, 1.0, (1, *hw, 3)).astype(np.float32))
             else:
-                rng = np.random.default_rng(seed)
-                image = tf.constant(rng.uniform(0.0, 1.0, (1, *hw, 3)).astype(np.float32))
-        else:
-            image = _resize(image, hw)
+                image = _resize(tf.convert_to_tensor(image), hw)
+            latest["image"] = image
 
-        last_scale = scale_index == len(schedule) - 1
+            last_scale = scale_index == len(schedule) - 1
 
-        def record(terms):
-            nonlocal global_step, stop
-            global_step += 1
-            total, s_l, c_l, tv_l = (float(t) for t in terms)
-            history.append(dict(step=global_step, scale=scale_index, height=hw[0],
-                                width=hw[1], loss=total, style=s_l, content=c_l, tv=tv_l,
-                                seconds=time.perf_counter() - start))
-            bar.update(1)
-            bar.set_postfix(loss=f"{total:.4g}", size=f"{hw[0]}x{hw[1]}", refresh=False)
-            stop = stop_loss is not None and last_scale and total <= stop_loss
+            def record(terms):
+                nonlocal global_step, stop
+                global_step += 1
+                total, s_l, c_l, tv_l = (float(t) for t in terms)
+                history.append(dict(step=global_step, scale=scale_index, height=hw[0],
+                                    width=hw[1], loss=total, style=s_l, content=c_l, tv=tv_l,
+                                    seconds=time.perf_counter() - start))
+                bar.update(1)
+                bar.set_postfix(loss=f"{total:.4g}", size=f"{hw[0]}x{hw[1]}", refresh=False)
+                stop = stop_loss is not None and last_scale and total <= stop_loss
 
-        def maybe_callback(x, force=False):
-            nonlocal last_callback
-            if callback is None or last_callback == global_step:
-                return
-            if force or global_step % callback_every == 0:
-                last_callback = global_step
-                out = x if not preserve_color else _recolour(x, content_full)
-                callback(global_step, np.asarray(out[0]))
+            def maybe_callback(x, force=False):
+                nonlocal last_callback
+                if callback is None or last_callback == global_step:
+                    return
+                if force or global_step % callback_every == 0:
+                    last_callback = global_step
+                    callback(global_step, finish(x))
 
-        if optimizer == "adam":
-            var = tf.Variable(image, trainable=True, name="image")
-            opt = keras.optimizers.Adam(learning_rate=learning_rate,
-                                        beta_1=ADAM_DEFAULTS["beta_1"],
-                                        epsilon=ADAM_DEFAULTS["epsilon"])
-            step_fn = make_adam_step(extractor, var, style_targets, content_targets,
-                                     loss_weights, opt)
-            for _ in range(n_steps):
-                before = tf.identity(var) if stop_loss is not None else None
-                record(step_fn())
-                if stop:  # the recorded loss belongs to the image before this update
-                    var.assign(before)
-                    break
-                maybe_callback(var)
-            image = tf.convert_to_tensor(var)
-        else:
-            image = _run_lbfgs(extractor, image, style_targets, content_targets, loss_weights,
-                               n_steps, record, maybe_callback, lambda: stop)
-        maybe_callback(image, force=True)
-    bar.close()
+            if optimizer == "adam":
+                var = tf.Variable(image, trainable=True, name="image")
+                latest["image"] = var
+                opt = keras.optimizers.Adam(learning_rate=learning_rate,
+                                            beta_1=ADAM_DEFAULTS["beta_1"],
+                                            epsilon=ADAM_DEFAULTS["epsilon"])
+                step_fn = make_adam_step(extractor, var, style_targets, content_targets,
+                                         loss_weights, opt)
+                for _ in range(n_steps):
+                    before = tf.identity(var) if stop_loss is not None else None
+                    record(step_fn())
+                    if stop:  # the recorded loss belongs to the image before this update
+                        var.assign(before)
+                        break
+                    maybe_callback(var)
+                image = tf.convert_to_tensor(var)
+                latest["image"] = image
+            else:
+                image = _run_lbfgs(extractor, image, style_targets, content_targets,
+                                   loss_weights, n_steps, record, maybe_callback, lambda: stop,
+                                   latest)
+            maybe_callback(image, force=True)
+    except KeyboardInterrupt as exc:
+        if latest["image"] is None:  # nothing optimised yet
+            raise
+        partial = StylizeResult(finish(latest["image"]), math.nan, history,
+                                dict(params, partial=True, step=global_step))
+        raise StylizeInterrupted(partial, getattr(exc, "signum", signal.SIGINT)) from None
+    finally:
+        bar.close()
     final_loss = float(_loss_terms(extractor, image, style_targets, content_targets,
                                    loss_weights)[0])
-    if preserve_color:
-        image = _recolour(image, content_full)
-    return StylizeResult(np.asarray(image[0], dtype=np.float32), final_loss, history, params)
+    return StylizeResult(finish(image), final_loss, history, params)
 
 
 def _run_lbfgs(extractor, image, style_targets, content_targets, weights, n_steps, record,
-               maybe_callback, should_stop) -> tf.Tensor:
+               maybe_callback, should_stop, latest) -> tf.Tensor:
+    """Minimise with SciPy's L-BFGS-B for ``n_steps`` evaluations; return the
+    best point seen (also kept in ``latest["image"]`` as it improves)."""
     from scipy.optimize import Bounds, minimize
 
     shape = tuple(image.shape)
@@ -368,6 +371,7 @@ def _run_lbfgs(extractor, image, style_targets, content_targets, weights, n_step
         loss = float(terms[0])
         if loss < best["loss"]:
             best.update(loss=loss, x=x)
+            latest["image"] = x
         maybe_callback(x)
         return loss, grad.numpy().astype(np.float64).ravel()
 

