@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from .images import tf_decode_image
+
 __all__ = ["ATTRIBUTES", "CELEBA_HELP", "domain_stream", "read_attributes", "split_by_attribute"]
 
 #: the attributes the CoGAN paper pairs faces by
@@ -115,7 +117,7 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
 
         def side(paths: list[Path]) -> tf.data.Dataset:
             files = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-            return files.map(lambda f: _face_crop(tf.io.decode_jpeg(tf.io.read_file(f), 3),
+            return files.map(lambda f: _face_crop(tf_decode_image(f, at_least=2 * image_size),
                                                   image_size),
                              num_parallel_calls=tf.data.AUTOTUNE)
         first, second = side(with_attr), side(without)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from .images import check_images, tf_decode_image
+
 __all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "KNOWN_SHA256", "aligned_files", "fetch_dataset",
            "folder_stream", "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
 
@@ -88,11 +90,6 @@ def aligned_files(root: str | os.PathLike, split: str = "train") -> list[str]:
     return _images_in(root / split)
 
 
-def _decode(path: tf.Tensor) -> tf.Tensor:
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    return tf.image.convert_image_dtype(image, tf.float32)
-
-
 def split_aligned(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """An A|B side-by-side image ``(H, 2W, C)`` -> ``(A, B)``, each ``(H, W, C)``."""
     w = tf.shape(image)[1] // 2
@@ -121,29 +118,40 @@ def _file_at(files: tf.Tensor, k: tf.Tensor, seed: int, salt: int) -> tf.Tensor:
 
 def folder_stream(root: str | os.PathLike, *, aligned: bool = False, split: str = "train",
                   batch_size: int = 1, image_size: int = 256, load_size: int = 286,
-                  seed: int = 0, start_step: int = 0, shard: int = 0) -> tf.data.Dataset:
+                  seed: int = 0, start_step: int = 0, shard: int = 0,
+                  skip_bad: bool = False) -> tf.data.Dataset:
     """Infinite stream of ``(a, b)`` batches ``(B, S, S, 3)`` in [0, 1] from a
     folder in the unaligned (``aligned=False``) or aligned layout.
 
     Unaligned: A and B walk their own seeded permutations (never paired).
-    ``shard`` gives each data-parallel pipeline its own order.
+    ``shard`` gives each data-parallel pipeline its own order. Images are
+    decoded as :func:`data.images.load_image` decodes them for inference
+    (EXIF orientation, transparency over white), and every file is checked
+    up front (:func:`data.images.check_images`): an unreadable one raises a
+    ValueError naming it, or is left out with a warning if ``skip_bad``.
     """
     if aligned:
-        files_a = files_b = tf.constant(aligned_files(root, split))
+        files_a = files_b = tf.constant(check_images(aligned_files(root, split),
+                                                     skip_bad=skip_bad))
     else:
         fa, fb = unaligned_files(root, split)
-        files_a, files_b = tf.constant(fa), tf.constant(fb)
+        files_a = tf.constant(check_images(fa, skip_bad=skip_bad))
+        files_b = tf.constant(check_images(fb, skip_bad=skip_bad))
     seed = seed * 1000 + shard
+    # decode huge photos at a fraction of their size (whole factors), never below
+    # twice what the jitter resizes them to
+    at_least = 2 * load_size * (2 if aligned else 1)
 
     def element(k):
         key = tf.stack([tf.cast(seed, tf.int64), k])
         if aligned:
-            a, b = split_aligned(_decode(_file_at(files_a, k, seed, 0)))
+            a, b = split_aligned(tf_decode_image(_file_at(files_a, k, seed, 0), at_least=at_least))
             both = random_jitter(tf.concat([a, b], -1), key, image_size, load_size)
             return both[..., :3], both[..., 3:]
-        a = random_jitter(_decode(_file_at(files_a, k, seed, 0)), key, image_size, load_size)
-        b = random_jitter(_decode(_file_at(files_b, k, seed, 1)), key + 7, image_size, load_size)
-        return a, b
+        a = tf_decode_image(_file_at(files_a, k, seed, 0), at_least=at_least)
+        b = tf_decode_image(_file_at(files_b, k, seed, 1), at_least=at_least)
+        return (random_jitter(a, key, image_size, load_size),
+                random_jitter(b, key + 7, image_size, load_size))
 
     start = start_step * batch_size
     ds = tf.data.Dataset.counter(start=start).map(element, num_parallel_calls=tf.data.AUTOTUNE)

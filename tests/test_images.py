@@ -219,3 +219,93 @@ def test_url_download_checksum(isolated_cache, http_server, rng):
     assert {p for p in isolated_cache.rglob("*") if p.is_file()} == files_before
     with pytest.raises(OSError, match="missing.png: download failed"):
         download(f"{base}/missing.png")
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # EXIF Orientation
+    return exif
+
+
+#: how a viewer shows the stored pixels for each EXIF Orientation (EXIF 2.3, tag 0x0112)
+UPRIGHT = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: np.rot90(x, 2),
+           4: lambda x: x[::-1], 5: lambda x: np.rot90(x[:, ::-1], 1),  # mirror, 90 deg CCW
+           6: lambda x: np.rot90(x, -1),  # 90 deg clockwise: the portrait phone photo
+           7: lambda x: np.rot90(x[:, ::-1], -1), 8: lambda x: np.rot90(x, 1)}
+
+
+@pytest.mark.parametrize("orientation", sorted(UPRIGHT))
+def test_exif_orientation_is_applied(tmp_path, rng, orientation):
+    pixels = rng.integers(0, 256, (5, 8, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(path, exif=_exif(orientation))
+    expected = UPRIGHT[orientation](pixels) / 255.0
+    np.testing.assert_allclose(load_image(path), expected, atol=1e-7)
+
+
+def test_portrait_phone_jpeg_loads_upright(tmp_path):
+    yy, xx = np.mgrid[0:48, 0:64]
+    pixels = np.stack([xx * 4, yy * 5, (xx + yy) * 2], -1).astype(np.uint8)  # landscape sensor
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(pixels).save(path, quality=95, exif=_exif(6))
+    reference = np.rot90(tf.io.decode_jpeg(path.read_bytes(), dct_method="INTEGER_ACCURATE")
+                         .numpy(), -1) / 255.0
+    out = load_image(path)
+    assert out.shape == (64, 48, 3)
+    np.testing.assert_allclose(out, reference, atol=1e-6)
+    small = load_image(path, max_side=32)
+    assert small.shape == (32, 24, 3)  # bounded upright: the long side is the height
+    expected = tf.image.resize(reference.astype(np.float32), (32, 24), antialias=True).numpy()
+    np.testing.assert_allclose(small, expected, atol=1e-5)
+
+
+def _smooth_photo(h: int, w: int, channels: int = 3) -> np.ndarray:
+    """Photo-like uint8 content: gradients at several scales plus grain."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    planes = [128 + 100 * np.sin(xx / 97 + yy / 151), 128 + 100 * np.cos(xx / 61),
+              128 + 90 * np.sin(yy / 43), 128 + 127 * np.sin(xx / 50) * np.cos(yy / 70)]
+    img = np.stack(planes[:channels], -1)
+    img += np.random.default_rng(0).integers(-10, 11, (h, w, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _peak_numpy_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()  # NumPy reports its buffers to tracemalloc
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_huge_jpeg_is_shrunk_while_decoding(tmp_path):
+    h, w = 1001, 1501  # not a multiple of the DCT scale: a partial last block
+    path = tmp_path / "big.jpg"
+    Image.fromarray(_smooth_photo(h, w)).save(path, quality=92, exif=_exif(6))
+    out, peak = _peak_numpy_bytes(lambda: load_image(path, max_side=120))
+    assert out.shape == (120, 80, 3)
+    full_float = h * w * 3 * 4  # a full decode needs at least this much
+    assert peak < full_float / 4, f"{peak:,} bytes of arrays for a {full_float:,}-byte image"
+    # reference: decode in full, turn upright, then resize
+    full = tf.io.decode_jpeg(path.read_bytes(), dct_method="INTEGER_ACCURATE").numpy()
+    reference = tf.image.resize(np.rot90(full, -1).astype(np.float32) / 255.0, (120, 80),
+                                antialias=True).numpy()
+    err = np.abs(out - reference)
+    assert err.mean() < 0.5 / 255 and err.max() < 4 / 255
+
+
+def test_huge_png_is_reduced_before_float(tmp_path):
+    h, w = 803, 1201
+    rgba = _smooth_photo(h, w, channels=4)
+    path = tmp_path / "big.png"
+    Image.fromarray(rgba).save(path, exif=_exif(8), compress_level=1)
+    out, peak = _peak_numpy_bytes(lambda: load_image(path, max_side=100))
+    assert out.shape == (100, 67, 3)
+    assert peak < h * w * 3 * 4 / 4
+    alpha = rgba[..., 3:] / 255.0
+    upright = np.rot90(rgba[..., :3] / 255.0 * alpha + (1 - alpha), 1).astype(np.float32)
+    reference = tf.image.resize(upright, (100, 67), antialias=True).numpy()
+    err = np.abs(out - reference)
+    assert err.mean() < 0.5 / 255 and err.max() < 3 / 255

@@ -103,15 +103,84 @@ def test_aligned_pairs_get_the_same_jitter(tmp_path):
         folder_stream(tmp_path / "nope", aligned=True)
 
 
-def test_split_aligned_and_jitter_against_tf_image():
-    img = tf.reshape(tf.range(4 * 8 * 3, dtype=tf.float32), [4, 8, 3]) / 96.0
-    a, b = split_aligned(img)
-    np.testing.assert_array_equal(a.numpy(), img[:, :4].numpy())
-    np.testing.assert_array_equal(b.numpy(), img[:, 4:].numpy())
+@pytest.mark.parametrize("width", [5, 6])
+def test_split_aligned_recovers_the_halves(rng, width):
+    h, w = 4, width // 2
+    a = rng.random((h, w, 3)).astype(np.float32)
+    b = rng.random((h, w, 3)).astype(np.float32)
+    extra = rng.random((h, width - 2 * w, 3)).astype(np.float32)  # an odd width's last column
+    got_a, got_b = split_aligned(tf.constant(np.concatenate([a, b, extra], axis=1)))
+    np.testing.assert_array_equal(got_a.numpy(), a)
+    np.testing.assert_array_equal(got_b.numpy(), b)
+
+
+def test_jitter_without_crop_is_resize_and_mirror():
     x = tf.random.uniform([16, 16, 3], seed=4)
     out = random_jitter(x, tf.constant([1, 2], tf.int64), 16, 16)  # no crop: resize + mirror
     np.testing.assert_allclose(tf.reduce_sum(out).numpy(), tf.reduce_sum(x).numpy(), rtol=1e-4)
     assert np.allclose(out, x, atol=1e-5) or np.allclose(out, x[:, ::-1], atol=1e-5)
+
+
+def _either_mirror(got, expected, atol):
+    got = np.asarray(got)
+    assert (np.allclose(got, expected, atol=atol)
+            or np.allclose(got, expected[:, ::-1], atol=atol)), np.abs(got - expected).max()
+
+
+def test_training_decodes_transparency_as_inference_does(tmp_path, rng):
+    """An RGBA PNG and a palette PNG with a transparent entry give the same
+    pixels in a training stream as in load_image: composited over white."""
+    rgba = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    rgba[:8, :, 3] = 0  # fully transparent rows hold arbitrary colours
+    _write(tmp_path / "trainA" / "rgba.png", rgba)
+    palette = np.array([[0, 255, 0], [200, 30, 40], [10, 20, 250]], np.uint8)
+    index = rng.integers(0, 3, (16, 16), dtype=np.uint8)
+    pal = Image.fromarray(index, "P")
+    pal.putpalette(palette.ravel().tolist())
+    (tmp_path / "trainB").mkdir()
+    pal.save(tmp_path / "trainB" / "palette.png", transparency=0)  # entry 0 transparent
+    alpha = rgba[..., 3:] / 255.0
+    expected_a = rgba[..., :3] / 255.0 * alpha + (1 - alpha)
+    expected_b = np.where(index[..., None] == 0, 1.0, palette[index] / 255.0)
+    from data.images import load_image
+
+    np.testing.assert_allclose(load_image(tmp_path / "trainA" / "rgba.png"), expected_a,
+                               atol=1 / 255)
+    np.testing.assert_allclose(load_image(tmp_path / "trainB" / "palette.png"), expected_b,
+                               atol=1e-6)
+    for a, b in folder_stream(tmp_path, batch_size=1, image_size=16, load_size=16).take(2):
+        _either_mirror(a[0], load_image(tmp_path / "trainA" / "rgba.png"), atol=1e-5)
+        _either_mirror(b[0], expected_b, atol=1e-5)
+
+
+def _bad_folder(folder, rng):
+    """good.jpg, a truncated JPEG and a text file named .png."""
+    _write(folder / "good.jpg", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    data = tf.io.encode_jpeg(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).numpy()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "notes.png").write_text("not an image\n")
+
+
+def test_corrupt_training_file_is_named_up_front(tmp_path, rng, capsys):
+    _bad_folder(tmp_path / "trainA", rng)
+    _write(tmp_path / "trainB" / "b.png", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    with pytest.raises(ValueError) as err:
+        folder_stream(tmp_path, image_size=16, load_size=16)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(str(tmp_path / "trainA" / "notes.png") + ": not a recognised image")
+    assert "1 more unreadable: truncated.jpg" in message and "--skip-bad-images" in message
+    ds = folder_stream(tmp_path, image_size=16, load_size=16, skip_bad=True)
+    assert capsys.readouterr().err.strip() == (
+        f"warning: {tmp_path / 'trainA'}: skipped 2 of 3 images that could not be read: "
+        "notes.png, truncated.jpg")
+    good = tf.image.resize(np.asarray(Image.open(tmp_path / "trainA" / "good.jpg")) / 255.0,
+                           [16, 16], method="bicubic").numpy()
+    for a, _ in ds.take(3):  # only the readable image is ever drawn
+        _either_mirror(a[0], np.clip(good, 0, 1), atol=1e-5)
+    (tmp_path / "trainA" / "good.jpg").unlink()
+    with pytest.raises(ValueError, match="none of the 2 images could be read"):
+        folder_stream(tmp_path, image_size=16, load_size=16, skip_bad=True)
 
 
 def _tar(path, members):
@@ -147,15 +216,33 @@ def test_fetch_dataset_unpacks_into_the_aligned_layout(tmp_path, isolated_cache)
     assert a.shape == b.shape == (1, 8, 8, 3)
 
 
-def test_fetch_dataset_refuses_members_outside_the_folder(tmp_path, isolated_cache):
+@pytest.mark.parametrize("kind,member", [("tar", "evil/../../escaped.txt"),
+                                         ("zip", "../escaped.txt"),
+                                         ("zip", "{abs}/escaped.txt"),
+                                         ("tar", "{abs}/escaped.txt")])
+def test_fetch_dataset_refuses_members_outside_the_folder(tmp_path, isolated_cache, kind, member):
+    import zipfile
+
     from data.translation import fetch_dataset
 
-    evil = tmp_path / "evil.tar.gz"
-    _tar(evil, {"evil/train/ok.png": b"x", "evil/../../escaped.txt": b"boom"})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    member = member.format(abs=outside)
+    members = {"evil/train/ok.png": b"x", member: b"boom"}
+    evil = tmp_path / f"evil.{'zip' if kind == 'zip' else 'tar.gz'}"
+    if kind == "zip":
+        with zipfile.ZipFile(evil, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(zipfile.ZipInfo(name), data)  # ZipInfo keeps the name as given
+        with zipfile.ZipFile(evil) as zf:
+            assert member in zf.namelist()
+    else:
+        _tar(evil, members)
     with pytest.raises(ValueError, match="escapes the folder"):
         fetch_dataset("evil", url=evil.as_uri(), allow_unverified=True)
-    assert not list(isolated_cache.rglob("escaped.txt"))
-    assert not (tmp_path / "escaped.txt").exists()
+    assert not list(tmp_path.rglob("escaped.txt"))
+    assert not (tmp_path.parent / "escaped.txt").exists()
+    assert not (isolated_cache / "datasets" / "pix2pix" / "evil").exists()
 
 
 def test_fetch_dataset_checks_the_official_cyclegan_archives(isolated_cache, monkeypatch):
