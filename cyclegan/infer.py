@@ -78,15 +78,20 @@ def run_generator(generator: keras.Model, images: np.ndarray | tf.Tensor, *,
 
 
 def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | os.PathLike, *,
-                     max_side: int | None = 1024, params: dict | None = None) -> list[Path]:
+                     max_side: int | None = 1024, params: dict | None = None,
+                     skip_bad: bool = False) -> list[Path]:
     """Translate every image in ``src`` into ``dst/<stem>.png`` (marked
     synthetic). Inputs sharing a stem (compared case-insensitively) become
     ``<stem>_<ext>.png``, and a name still taken gets ``_1``, ``_2``, ... so
     no output of one call overwrites another; files already in ``dst`` with
     those names are replaced. Returns the written paths. Images keep their size, except
     that those with a side over ``max_side`` px (None: no bound) are shrunk to
-    it, with a printed note: a CPU runs out of memory on very large images."""
-    from data.images import load_image, resize_max_side, save_image
+    it, with a printed note: a CPU runs out of memory on very large images.
+
+    Every file is checked first with the loader used for translation: an
+    unreadable one raises a ValueError naming it before anything is written,
+    or, with ``skip_bad``, is left out with a warning counting the skipped."""
+    from data.images import check_images, load_image, longest_side, save_image
 
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
@@ -96,9 +101,9 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"{src}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
-    stem_counts = Counter(p.stem.lower() for p in files)
+    stem_counts = Counter(p.stem.lower() for p in files)  # before skipping: names stay stable
+    names = {}
     used: set[str] = set()  # compared lower-case: some file systems ignore case
-    written = []
     for path in files:
         name = path.stem if stem_counts[path.stem.lower()] == 1 else \
             f"{path.stem}_{path.suffix[1:]}"
@@ -106,13 +111,14 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
         while name.lower() in used:
             name, k = f"{base}_{k}", k + 1
         used.add(name.lower())
-        full = load_image(path, max_side=None)
-        image = resize_max_side(full, max_side)
-        if image.shape != full.shape:
-            print(f"{path}: {full.shape[1]}x{full.shape[0]} shrunk to "
-                  f"{image.shape[1]}x{image.shape[0]} (max_side={max_side})")
+        names[path] = name
+    written = []
+    for path in check_images(files, skip_bad=skip_bad):
+        image = load_image(path, max_side=max_side)  # huge photos are shrunk while decoding
+        if max_side is not None and longest_side(path) > max_side:
+            print(f"{path}: shrunk to {image.shape[1]}x{image.shape[0]} (max_side={max_side})")
         out = run_generator(generator, image)
-        written.append(save_image(dst / f"{name}.png", out, generator=generator.name,
+        written.append(save_image(dst / f"{names[path]}.png", out, generator=generator.name,
                                   params=dict(params or {}, source=path.name)))
     return written
 
@@ -130,25 +136,68 @@ class _Exported(tf.Module):
                                  self.multiple)
 
 
-def export_generator(generator: keras.Model, path: str | os.PathLike) -> Path:
+def _holds_cwd(path: Path) -> bool:
+    here = Path.cwd().resolve()
+    target = path.resolve()
+    return target == here or target in here.parents or target == Path.home().resolve()
+
+
+def export_generator(generator: keras.Model, output: str | os.PathLike, *,
+                     force: bool = False) -> Path:
     """Write a SavedModel whose ``translate`` signature takes and returns
     ``(B, H, W, 3)`` float32 images in [0, 1] of any size (padding inside).
-    Written to a temporary folder and renamed into place."""
+
+    It is written to a temporary folder beside ``output`` and renamed into
+    place. A non-empty ``output`` is refused unless ``force``; then the old
+    folder is renamed aside, the new one renamed in, and only then the old
+    one removed. The working directory (or one above it) and the home folder
+    are never replaced. On failure nothing of the user's is touched.
+
+    Raises:
+      ValueError: ``output`` is a file, or a non-empty folder without ``force``.
+    """
     import shutil
     import tempfile
 
-    path = Path(path)
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder; choose another --output")
+    if path.exists() and _holds_cwd(path):
+        raise ValueError(f"{path}: holds the working directory or the home folder; "
+                         "choose a new folder for --output")
+    occupied = path.is_dir() and any(path.iterdir())
+    if occupied and not force:
+        raise ValueError(f"{path}: folder is not empty; choose a new folder for --output, "
+                         "or pass --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         module = _Exported(generator)
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.translate})
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; keep normal permissions
     except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own partial export, nothing of the user's
+        raise
+    old, moved = None, False
+    try:
+        if occupied:
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old)  # onto the empty placeholder
+            moved = True
+        os.replace(tmp, path)  # POSIX: a folder may replace an empty folder
+    except BaseException:
+        if moved:
+            os.replace(old, path)  # the user's folder back where it was
+        elif old is not None:
+            old.rmdir()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+        if old.exists():
+            print(f"note: could not remove the previous export, now in {old}")
     return path
 
 
