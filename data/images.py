@@ -298,6 +298,7 @@ def longest_side(source: str | os.PathLike) -> int:
 #: longer side, in pixels, that :func:`check_images` lets JPEG decoding shrink to
 CHECK_SIDE = 64
 _checked: dict[tuple[str, int, int], str | None] = {}  # (path, size, mtime) -> error
+_warned: set[str] = set()
 
 
 def _check(path: str | os.PathLike) -> str | None:
@@ -349,8 +350,11 @@ def check_images(files: list, *, skip_bad: bool = False) -> list:
         others = f" (and {len(bad) - 1} more unreadable: {_names(bad[1:])})" if len(bad) > 1 else ""
         raise ValueError(f"{first}{others}; leave unreadable images out with "
                          "--skip-bad-images (skip_bad=True)")
-    print(f"warning: {where}skipped {len(bad)} of {len(files)} images that could not be read: "
-          f"{_names(bad)}", file=sys.stderr)
+    warning = (f"warning: {where}skipped {len(bad)} of {len(files)} images that could not be "
+               f"read: {_names(bad)}")
+    if warning not in _warned:  # streams are rebuilt per shard and on resume: say it once
+        _warned.add(warning)
+        print(warning, file=sys.stderr)
     return [f for i, f in enumerate(files) if i not in errors]
 
 

@@ -174,6 +174,8 @@ def test_corrupt_training_file_is_named_up_front(tmp_path, rng, capsys):
     assert capsys.readouterr().err.strip() == (
         f"warning: {tmp_path / 'trainA'}: skipped 2 of 3 images that could not be read: "
         "notes.png, truncated.jpg")
+    folder_stream(tmp_path, image_size=16, load_size=16, skip_bad=True, shard=1)
+    assert capsys.readouterr().err == ""  # said once, not once per shard
     good = tf.image.resize(np.asarray(Image.open(tmp_path / "trainA" / "good.jpg")) / 255.0,
                            [16, 16], method="bicubic").numpy()
     for a, _ in ds.take(3):  # only the readable image is ever drawn
