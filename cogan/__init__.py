@@ -4,13 +4,18 @@
 >>> result = train(TrainConfig(run_dir="runs/cogan-neg", model="cogan", task="negatives",
 ...                            steps=3000))
 >>> pixel_agreement_of_model(result.model, "negatives")
+
+Names load on first use, so ``python -m cogan --help`` imports no TensorFlow.
 """
 
-from .metrics import (PAPER_TABLE, pair_scores_of_model, pixel_agreement,
-                      pixel_agreement_of_model, stroke_iou)
-from .models import NOISE_DIM, CoGAN, ConditionalGAN, DCGAN
-from .train import MODELS, TrainConfig, TrainResult, build_model, config_from_run, sample_grid, train
+from core.lazy import lazy_exports
 
-__all__ = ["MODELS", "NOISE_DIM", "PAPER_TABLE", "CoGAN", "ConditionalGAN", "DCGAN",
-           "TrainConfig", "TrainResult", "build_model", "config_from_run", "pair_scores_of_model",
-           "pixel_agreement", "pixel_agreement_of_model", "sample_grid", "stroke_iou", "train"]
+_EXPORTS = {
+    **dict.fromkeys(["PAPER_TABLE", "pair_scores_of_model", "pixel_agreement",
+                     "pixel_agreement_of_model", "stroke_iou"], ".metrics"),
+    **dict.fromkeys(["NOISE_DIM", "CoGAN", "ConditionalGAN", "DCGAN"], ".models"),
+    **dict.fromkeys(["TrainConfig", "config_from_run"], ".config"),
+    **dict.fromkeys(["MODELS", "TrainResult", "build_model", "sample_grid", "train"], ".train"),
+}
+__all__ = sorted(_EXPORTS)
+lazy_exports(__name__, _EXPORTS)

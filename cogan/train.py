@@ -12,63 +12,24 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from core.config import invalid
 from core.gan_losses import discriminator_loss, generator_loss
 from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
-from core.loop import config_from_run as core_config_from_run
+from core.train import build_adam, check_batch_size, distributed_step, distributed_stream
 from data.mnist import digit_stream, load_mnist, unpaired_domains
 
+from .config import MODEL_NAMES, TrainConfig, config_from_run
 from .models import CoGAN, ConditionalGAN, DCGAN
 
-__all__ = ["MODELS", "TrainConfig", "TrainResult", "build_model", "make_train_step",
-           "sample_grid", "train"]
+__all__ = ["MODELS", "TrainConfig", "TrainResult", "build_model", "config_from_run",
+           "make_train_step", "sample_grid", "train"]
 
-MODELS = {"dcgan": DCGAN, "cogan": CoGAN, "cgan": ConditionalGAN}
-
-
-@dataclass
-class TrainConfig:
-    """Options of a run (saved as ``options.json`` beside the checkpoints).
-
-    Paper values (Liu & Tuzel 2016, official code): batch 64, Adam lr 2e-4,
-    betas (0.5, 0.999), weight decay 5e-4, noise 100-d uniform in [-1, 1],
-    full-width generator (``width=1``), 50k iterations.
-    """
-
-    run_dir: str = "runs/cogan"
-    model: str = "cogan"            # dcgan | cogan | cgan
-    task: str = "negatives"         # edges | negatives (domain 2); dcgan: digits only
-    width: float = 0.125            # generator channel multiplier (1.0 = paper)
-    image_size: int = 28            # 28 for MNIST; 64 for CelebA faces
-    channels: int = 1
-    batch_size: int = 64
-    steps: int = 3000
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    weight_decay: float = 5e-4      # decoupled (AdamW-style); Caffe's was L2
-    gan_loss: str = "bce"
-    seed: int = 0
-    strategy: str = "default"
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
-        if self.task not in ("edges", "negatives"):
-            raise ValueError(f"task must be 'edges' or 'negatives', got {self.task!r}")
-        for name in ("batch_size", "steps", "log_every", "sample_every", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if not 0 < self.width <= 4:
-            raise ValueError(f"width must be in (0, 4], got {self.width}")
+MODELS = dict(zip(MODEL_NAMES, (DCGAN, CoGAN, ConditionalGAN)))
 
 
 @dataclass
@@ -91,10 +52,8 @@ def build_model(config: TrainConfig) -> keras.Model:
 
 
 def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
-    opt = keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1,
-                                beta_2=config.beta_2, weight_decay=config.weight_decay or None)
-    opt.build(variables)  # slots exist before a checkpoint is restored into them
-    return opt
+    return build_adam(variables, learning_rate=config.learning_rate, beta_1=config.beta_1,
+                      beta_2=config.beta_2, weight_decay=config.weight_decay)
 
 
 def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.Strategy, *,
@@ -136,19 +95,9 @@ def make_train_step(model: keras.Model, g_opt, d_opt, strategy: tf.distribute.St
         d_grads = d_tape.gradient(d_scaled, d_vars)
         g_opt.apply_gradients(zip(g_grads, g_vars))
         d_opt.apply_gradients(zip(d_grads, d_vars))
-        return d_loss, g_loss
+        return {"d_loss": d_loss, "g_loss": g_loss}
 
-    @tf.function
-    def step_fn(batch, step):
-        d, g = strategy.run(replica_step, args=(batch, step))
-        mean = tf.distribute.ReduceOp.MEAN
-        out = {"d_loss": strategy.reduce(mean, d, axis=None),
-               "g_loss": strategy.reduce(mean, g, axis=None)}
-        if counter is not None:
-            counter.assign_add(1)
-        return out
-
-    return step_fn
+    return distributed_step(replica_step, strategy, counter)
 
 
 def sample_grid(model: keras.Model, n: int = 16, seed: int = 777) -> np.ndarray:
@@ -162,28 +111,15 @@ def sample_grid(model: keras.Model, n: int = 16, seed: int = 777) -> np.ndarray:
     return tile_images(out, ncols=8)
 
 
-def _dataset(config: TrainConfig, x_train: np.ndarray | None, start_step: int,
-             strategy: tf.distribute.Strategy, stream_fn=None):
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise ValueError(f"batch_size {config.batch_size} must be divisible by the "
-                         f"{replicas} replicas of the strategy")
-
-    def per_replica(ctx: tf.distribute.InputContext):
-        b = ctx.get_per_replica_batch_size(config.batch_size)
-        shard = ctx.input_pipeline_id
-        # one pipeline may feed several replicas, one element each per step:
-        # element index = step * (replicas per pipeline) + replica
-        start = start_step * ctx.num_replicas_in_sync // ctx.num_input_pipelines
-        if stream_fn is not None:
-            return stream_fn(b, start, shard)
+def _mnist_stream(config: TrainConfig, x_train: np.ndarray):
+    def stream(batch_size: int, start: int, shard: int) -> tf.data.Dataset:
         if config.model == "dcgan":
-            return digit_stream(x_train, batch_size=b, seed=config.seed, start_step=start,
-                                shard=shard)
-        return unpaired_domains(x_train, config.task, batch_size=b, seed=config.seed,
+            return digit_stream(x_train, batch_size=batch_size, seed=config.seed,
+                                start_step=start, shard=shard)
+        return unpaired_domains(x_train, config.task, batch_size=batch_size, seed=config.seed,
                                 start_step=start, shard=shard)
 
-    return strategy.distribute_datasets_from_function(per_replica)
+    return stream
 
 
 def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
@@ -203,13 +139,17 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
         batch_size=b, seed=start + shard)`` (shuffled streams like that one
         resume with fresh draws rather than the exact batches).
     """
+    # everything is checked before the run folder is written
     set_seed(config.seed)
     strategy = strategy or get_strategy(config.strategy)
-    if stream_fn is None and (config.image_size, config.channels) != (28, 1):
-        raise ValueError(f"image_size={config.image_size}, channels={config.channels}: MNIST "
-                         "runs need image_size=28, channels=1 (other sizes need stream_fn)")
-    if x_train is None and stream_fn is None:
-        (x_train, _), _ = load_mnist()
+    check_batch_size(config.batch_size, strategy)
+    if stream_fn is None:
+        for name, mnist in (("image_size", 28), ("channels", 1)):
+            if getattr(config, name) != mnist:
+                raise invalid(name, f"{mnist} for MNIST (other data needs stream_fn)",
+                              getattr(config, name))
+        if x_train is None:
+            (x_train, _), _ = load_mnist()
     with strategy.scope():
         model = build_model(config)
         g_opt = _optimizer(config, model.generator_variables)
@@ -224,7 +164,8 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
         return result
     step_fn = make_train_step(model, g_opt, d_opt, strategy, seed=config.seed,
                               gan_loss=config.gan_loss, counter=run.step)
-    batches = iter(_dataset(config, x_train, start, strategy, stream_fn))
+    stream = stream_fn or _mnist_stream(config, x_train)
+    batches = iter(distributed_stream(strategy, stream, config.batch_size, start))
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     result.seconds = run_steps(run, step_fn, batches, start, end, log_every=config.log_every,
                                sample_every=config.sample_every,
@@ -233,7 +174,3 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
                                desc=f"{config.model}/{config.task}", show_progress=show_progress)
     return result
 
-
-def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
-    """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
-    return core_config_from_run(TrainConfig, run_dir, **overrides)

@@ -8,17 +8,37 @@ stay fast.
 - :func:`run_main`: runs a CLI body and turns the expected failures into one
   line on stderr and an exit code: bad input (``ValueError``) 2, a file-system
   error (``OSError``, naming the path) 1, an interruption 130 (SIGINT) or 143
-  (SIGTERM), with the command that resumes.
+  (SIGTERM), with the command that resumes. Option errors
+  (:class:`core.config.ConfigError`) name the flag (``--batch-size``).
+- :func:`add_config_arguments` / :func:`config_for_cli`: the flags of a run's
+  options dataclass, with help generated from its fields' metadata.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import signal
 import sys
+import typing
+import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["Interrupted", "describe_os_error", "run_main", "sigterm_interrupts"]
+from core.config import ConfigError, has_checkpoint
+
+__all__ = ["Interrupted", "add_config_arguments", "config_for_cli", "describe_os_error", "flag",
+           "run_main", "sigterm_interrupts"]
+
+# fields whose flag is not their name with dashes
+_FLAGS = {"run_dir": "--run"}
+
+
+def flag(name: str) -> str:
+    """How the command lines spell an option field: ``batch_size`` ->
+    ``--batch-size`` (``run_dir`` -> ``--run``)."""
+    return _FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -73,8 +93,13 @@ def run_main(body: Callable[[], int | None], *, resume: str | Callable[[], str] 
     returning it), printed after an interruption.
     """
     prefix = f"{prog}: " if prog else ""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}warning: {message}", file=sys.stderr)
+
     try:
-        with sigterm_interrupts():
+        with sigterm_interrupts(), warnings.catch_warnings():
+            warnings.showwarning = show_warning  # one line, not the source location
             return int(body() or 0)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
@@ -85,8 +110,54 @@ def run_main(body: Callable[[], int | None], *, resume: str | Callable[[], str] 
         print(f"{prefix}interrupted ({name}): {saved}{tail}", file=sys.stderr)
         return 128 + signum
     except ValueError as exc:
-        print(f"{prefix}error: {exc}", file=sys.stderr)
+        message = exc.spelled(flag) if isinstance(exc, ConfigError) else str(exc)
+        print(f"{prefix}error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"{prefix}error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
+
+
+def _help(f: dataclasses.Field, resumable: bool) -> str:
+    meta = f.metadata
+    text = meta.get("help", "")
+    unit = meta.get("unit")
+    default = "default " + repr(f.default) + (" or the saved run's" if resumable else "")
+    text = f"{text} [{unit}; {default}]" if unit else f"{text} [{default}]"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *,
+                         resumable: bool = True) -> None:
+    """One flag per field of the ``config_cls`` dataclass (except ``run_dir``),
+    with its meaning, unit and declared default as help and its choices
+    enforced; bool fields get ``--x/--no-x``. Every flag defaults to None, so
+    a resumed run keeps its saved value unless the flag is given
+    (``resumable``: say so in the help)."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        if f.name == "run_dir":
+            continue
+        kind = hints[f.name]
+        kw: dict[str, Any] = {"default": None, "help": _help(f, resumable), "dest": f.name}
+        if kind is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw["type"] = kind
+            if f.metadata.get("choices") is not None:
+                kw["choices"] = f.metadata["choices"]
+            elif f.metadata.get("unit"):
+                kw["metavar"] = f.metadata["unit"].split()[0].upper()
+        parser.add_argument(flag(f.name), **kw)
+
+
+def config_for_cli(config_cls: type, run_dir: str, args: argparse.Namespace) -> Any:
+    """A new run's options from the flags in ``args``, or, when ``run_dir``
+    holds a checkpoint, the saved run's with the given flags overriding them
+    (the run then checks they may change). An ``options.json`` without a
+    checkpoint (a start that failed) is not a saved run and is ignored."""
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)
+                 if f.name != "run_dir" and getattr(args, f.name, None) is not None}
+    if has_checkpoint(run_dir):
+        return config_cls.from_run(run_dir, **overrides)
+    return config_cls(run_dir=run_dir, **overrides)

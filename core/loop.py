@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from core.cli import Interrupted, describe_os_error
+from core.config import STRATEGIES, describe_changes, invalid
 from data.cache import atomic_path
 
-__all__ = ["Run", "add_config_arguments", "config_for_cli", "config_from_run", "get_strategy",
-           "progress", "run_steps", "set_seed", "tile_images"]
+__all__ = ["Run", "get_strategy", "progress", "run_steps", "set_seed", "tile_images"]
 
 
 def set_seed(seed: int) -> None:
@@ -54,7 +57,7 @@ def get_strategy(name: str = "default") -> tf.distribute.Strategy:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"strategy must be 'default', 'mirrored' or 'tpu', got {name!r}")
+    raise invalid("strategy", "one of " + ", ".join(STRATEGIES), name)
 
 
 def progress(total: int, initial: int = 0, desc: str = "train", disable: bool = False):
@@ -83,9 +86,11 @@ class Run:
     """Checkpoints, options and logs of one training run.
 
     Args:
-      run_dir: the run folder (created if missing).
-      options: JSON-serialisable options. Written to ``options.json`` on a
-        fresh run; on resume, keys outside ``resumable`` must match.
+      run_dir: the run folder (created with the first checkpoint, so a start
+        that fails leaves nothing behind).
+      options: JSON-serialisable options, written to ``options.json`` with
+        the first checkpoint (an ``options.json`` without a checkpoint is
+        overwritten); on resume, keys outside ``resumable`` must match.
       trackables: what to checkpoint (models, optimizers, ...); a ``step``
         variable is added.
       resumable: option keys allowed to change between sessions (e.g. the
@@ -98,7 +103,6 @@ class Run:
                  trackables: Mapping[str, Any], resumable: Iterable[str] = ("steps",),
                  defaults: Mapping[str, Any] | None = None, max_to_keep: int = 3) -> None:
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.options = json.loads(json.dumps(dict(options), default=str))
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         extra = {}
@@ -121,6 +125,7 @@ class Run:
         self._resumable = set(resumable)
         self._defaults = json.loads(json.dumps(dict(defaults or {}), default=str))
         self._writer = None
+        self._options_written = False
         self.history: list[dict[str, float]] = []
 
     # -- options --------------------------------------------------------------
@@ -137,21 +142,21 @@ class Run:
         changed = sorted(k for k in set(saved) | set(self.options)
                          if k not in self._resumable and saved.get(k) != self.options.get(k))
         if changed:
-            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {self.options.get(k)!r}" for k in changed)
-            raise ValueError(f"{self.dir}: cannot resume, options differ from the saved run "
-                             f"({diffs}); use a new run folder")
+            raise describe_changes(str(self.dir), {k: (saved.get(k), self.options.get(k))
+                                                   for k in changed})
 
     def _write_options(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.options_path) as tmp:
             tmp.write_text(json.dumps(self.options, indent=2, sort_keys=True) + "\n")
+        self._options_written = True
 
     # -- checkpoints ----------------------------------------------------------
     def restore(self) -> int:
         """Restore the newest checkpoint if any; return the step to start from."""
         latest = self.manager.latest_checkpoint
         if latest is None:
-            self._write_options()
-            return 0
+            return 0  # options.json comes with the first checkpoint
         if self.options_path.exists():
             self._check_options()
         self._restore_checkpoint(latest, partial=False)
@@ -193,13 +198,20 @@ class Run:
         return self.dir / "history.json"
 
     def save(self) -> str:
-        """Write a checkpoint numbered by the current step, then the history up
-        to it (so the two always agree after a crash)."""
+        """Write the history up to the current step, then a checkpoint
+        numbered by it (and ``options.json`` with the first one). A write
+        that fails raises OSError naming the path; earlier checkpoints stay."""
+        if not self._options_written:
+            self._write_options()
         # history first: after a crash between the writes, restore() trims the
         # rows past the checkpoint it finds
         with atomic_path(self.history_path) as tmp:
             tmp.write_text(json.dumps(self.history))
-        return self.manager.save(checkpoint_number=int(self.step.numpy()))
+        try:
+            return self.manager.save(checkpoint_number=int(self.step.numpy()))
+        except tf.errors.OpError as exc:  # disk full, permissions: say where
+            raise OSError(None, exc.message.splitlines()[0] if exc.message else type(exc).__name__,
+                          str(self.manager.directory)) from None
 
     # -- logging --------------------------------------------------------------
     @property
@@ -241,11 +253,28 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
     ``{step, seconds, **losses}`` to ``run.history``; every ``log_every``
     steps the losses (and ``extra_scalars()``, e.g. the learning rate) go to
     TensorBoard, every ``sample_every`` steps ``sample_fn()``'s grid is saved,
-    every ``checkpoint_every`` steps (and at the end, and on Ctrl-C) a
-    checkpoint is written.
+    every ``checkpoint_every`` steps (and at the end) a checkpoint is
+    written. A sample grid that cannot be written (disk full, permissions)
+    is reported once and training goes on.
+
+    On Ctrl-C (or SIGTERM under :func:`core.cli.sigterm_interrupts`) the
+    current step is saved and :class:`core.cli.Interrupted` raised, saying
+    which step was saved where.
     """
     bar = progress(end - start, desc=desc, disable=not show_progress)
     t0 = time.perf_counter()
+    sample_failed = False
+
+    def save_sample(step: int) -> None:
+        nonlocal sample_failed
+        try:
+            run.log_images(step, "samples", sample_fn())
+        except OSError as exc:
+            if not sample_failed:
+                warnings.warn(f"{describe_os_error(exc)}: sample grid not written; training "
+                              "goes on (later failures are not reported)", stacklevel=3)
+            sample_failed = True
+
     try:
         for step in range(start, end):
             out = step_fn(next(batches), tf.constant(step, tf.int64))
@@ -257,57 +286,14 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
                 run.log_scalars(done, dict(losses, **(extra_scalars() if extra_scalars else {})))
             if done % sample_every == 0 or done == end:
-                run.log_images(done, "samples", sample_fn())
+                save_sample(done)
             if done % checkpoint_every == 0 or done == end:
                 run.save()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         run.save()  # step counter and weights moved together: resume continues here
-        raise
+        raise Interrupted(getattr(exc, "signum", signal.SIGINT),
+                          saved=f"step {int(run.step.numpy())} saved in {run.dir}") from None
     finally:
         bar.close()
         run.close()
     return time.perf_counter() - t0
-
-
-def config_from_run(config_cls: type, run_dir: str | os.PathLike, **overrides: Any):
-    """The ``config_cls`` dataclass saved in ``run_dir/options.json``, with
-    ``overrides`` and ``run_dir`` applied. Saved keys the class does not know
-    (e.g. ``data_size``) are dropped."""
-    import dataclasses
-
-    path = Path(run_dir) / "options.json"
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: no readable options file ({exc})") from None
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    saved = {k: v for k, v in saved.items() if k in names}
-    saved.update(overrides, run_dir=str(run_dir))
-    return config_cls(**saved)
-
-
-def add_config_arguments(parser, config_cls: type) -> None:
-    """One ``--option`` per field of the ``config_cls`` dataclass (except
-    ``run_dir``), defaulting to None so saved runs keep their options."""
-    import dataclasses
-
-    defaults = config_cls()
-    for f in dataclasses.fields(config_cls):
-        if f.name == "run_dir":
-            continue
-        kind = type(getattr(defaults, f.name))
-        # the declared default ("auto" where the class resolves it per model)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None,
-                            help=f"default {f.default!r} (or the saved run's)")
-
-
-def config_for_cli(config_cls: type, run_dir: str, args) -> Any:
-    """A new run's config from CLI ``args``, or the saved run's with the given
-    options overriding it (the run then checks they may change)."""
-    import dataclasses
-
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)
-                 if f.name != "run_dir" and getattr(args, f.name, None) is not None}
-    if (Path(run_dir) / "options.json").exists():
-        return config_from_run(config_cls, run_dir, **overrides)
-    return config_cls(run_dir=run_dir, **overrides)

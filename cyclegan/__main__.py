@@ -7,25 +7,70 @@
     python -m cyclegan translate --run runs/h2z --input photos/ --output out/ [--direction BtoA]
     python -m cyclegan evaluate --run runs/cg-digits                      # metrics with floors
     python -m cyclegan export --run runs/h2z --output exported/h2z        # SavedModel
+
+Ctrl-C or SIGTERM during ``train`` saves a checkpoint; the same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
+from core.cli import add_config_arguments, config_for_cli, run_main
 
-def _train_parser(sub) -> None:
-    from core.loop import add_config_arguments
+from .config import TrainConfig
 
-    from .train import TrainConfig
+PROG = "python -m cyclegan"
 
-    p = sub.add_parser("train", help="train a new run or resume one (pix2pix: --model pix2pix)")
-    p.add_argument("--run", required=True, help="run folder (resumed if it has checkpoints)")
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand (imports no TensorFlow)."""
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a new run or resume one (pix2pix: --model pix2pix)",
+                       description="Train a new run, or resume the run in --run (options "
+                       "not given keep the saved run's values; --steps may grow).")
+    p.add_argument("--run", required=True, help="run folder (resumed if it holds a checkpoint)")
     add_config_arguments(p, TrainConfig)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    t = sub.add_parser("translate", help="translate a folder of images (any size)")
+    t.add_argument("--run", required=True, help="run folder")
+    t.add_argument("--input", required=True, type=Path, help="folder of images")
+    t.add_argument("--output", required=True, type=Path,
+                   help="folder for the PNGs (existing files are kept)")
+    t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                   help="AtoB: G; BtoA: F, CycleGAN only (default AtoB)")
+    t.add_argument("--max-side", type=int, default=1024, metavar="PX",
+                   help="shrink images with a longer side to this many px (0: no limit; "
+                   "default 1024)")
+    t.add_argument("--skip-bad-images", action="store_true",
+                   help="skip unreadable images with a counted warning (default: stop and "
+                   "name the first one)")
+    e = sub.add_parser("evaluate", help="held-out metrics of a run, with floors")
+    e.add_argument("--run", required=True, help="run folder")
+    e.add_argument("-n", type=int, default=2000, help="test images (default 2000)")
+    e.add_argument("--json", type=Path, help="also write the result as JSON")
+    x = sub.add_parser("export", help="export a generator as a SavedModel")
+    x.add_argument("--run", required=True, help="run folder")
+    x.add_argument("--output", required=True, type=Path,
+                   help="SavedModel folder (must be new or empty unless --force)")
+    x.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                   help="AtoB: G; BtoA: F, CycleGAN only (default AtoB)")
+    x.add_argument("--force", action="store_true",
+                   help="replace a non-empty --output (atomically: written beside it, then "
+                   "renamed)")
+    return ap
+
+
+def _quiet_tensorflow() -> None:
+    from core.env import quiet_tensorflow
+
+    quiet_tensorflow()
 
 
 def _generator(nets, direction: str):
@@ -36,67 +81,58 @@ def _generator(nets, direction: str):
     return nets.f
 
 
+def _train(args: argparse.Namespace) -> None:
+    _quiet_tensorflow()  # precision="auto" may look for a GPU
+    config = config_for_cli(TrainConfig, args.run, args)
+    from .train import train
+
+    result = train(config, show_progress=not args.quiet)
+    print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
+
+
+def _translate(args: argparse.Namespace) -> None:
+    _quiet_tensorflow()
+    from .infer import translate_folder
+    from .train import load_run
+
+    config, nets, step = load_run(args.run)
+    written = translate_folder(
+        _generator(nets, args.direction), args.input, args.output,
+        max_side=args.max_side or None, skip_bad=args.skip_bad_images,
+        params={"run": args.run, "step": step, "direction": args.direction,
+                "model": config.model})
+    print(f"wrote {len(written)} images to {args.output}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    _quiet_tensorflow()
+    from .evaluate import evaluate_run
+
+    out = evaluate_run(args.run, n=args.n)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        from data import atomic_path
+
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(out, indent=2))
+
+
+def _export(args: argparse.Namespace) -> None:
+    _quiet_tensorflow()
+    from .infer import export_generator
+    from .train import load_run
+
+    _, nets, _ = load_run(args.run)
+    path = export_generator(_generator(nets, args.direction), args.output, force=args.force)
+    print(f"exported to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cyclegan", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    _train_parser(sub)
-    t = sub.add_parser("translate", help="translate a folder of images (any size)")
-    t.add_argument("--run", required=True)
-    t.add_argument("--input", required=True, type=Path, help="folder of images")
-    t.add_argument("--output", required=True, type=Path, help="folder for the PNGs")
-    t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
-    t.add_argument("--max-side", type=int, default=1024,
-                   help="shrink images with a longer side to this many px (0: no limit)")
-    e = sub.add_parser("evaluate", help="held-out metrics of a run, with floors")
-    e.add_argument("--run", required=True)
-    e.add_argument("-n", type=int, default=2000, help="test images")
-    e.add_argument("--json", type=Path, help="also write the result as JSON")
-    x = sub.add_parser("export", help="export a generator as a SavedModel")
-    x.add_argument("--run", required=True)
-    x.add_argument("--output", required=True, type=Path)
-    x.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
-    args = ap.parse_args(argv)
-
-    try:
-        if args.command == "train":
-            from core.loop import config_for_cli
-
-            from .train import TrainConfig, train
-
-            config = config_for_cli(TrainConfig, args.run, args)
-            result = train(config, show_progress=not args.quiet)
-            print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
-        elif args.command == "translate":
-            from .infer import translate_folder
-            from .train import load_run
-
-            config, nets, step = load_run(args.run)
-            written = translate_folder(
-                _generator(nets, args.direction), args.input, args.output,
-                max_side=args.max_side or None,
-                params={"run": args.run, "step": step, "direction": args.direction,
-                        "model": config.model})
-            print(f"wrote {len(written)} images to {args.output}")
-        elif args.command == "evaluate":
-            from .evaluate import evaluate_run
-
-            out = evaluate_run(args.run, n=args.n)
-            print(json.dumps(out, indent=2))
-            if args.json:
-                from data import atomic_path
-
-                with atomic_path(args.json) as tmp:
-                    tmp.write_text(json.dumps(out, indent=2))
-        else:
-            from .infer import export_generator
-            from .train import load_run
-
-            _, nets, _ = load_run(args.run)
-            print(f"exported to {export_generator(_generator(nets, args.direction), args.output)}")
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    args = build_parser().parse_args(argv)
+    body = {"train": _train, "translate": _translate, "evaluate": _evaluate,
+            "export": _export}[args.command]
+    resume = f"{PROG} train --run {shlex.quote(args.run)}" if args.command == "train" else None
+    return run_main(lambda: body(args), resume=resume)
 
 
 if __name__ == "__main__":

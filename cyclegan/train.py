@@ -25,127 +25,24 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from core.gan_losses import GAN_LOSSES, discriminator_loss, generator_loss
+from core.config import invalid
+from core.gan_losses import discriminator_loss, generator_loss
 from core.image_pool import ImagePool
 from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
-from core.loop import config_from_run as core_config_from_run
-from core.optim import FusedAdam
 from core.patchgan import patchgan_discriminator
-from core.precision import bf16_supported
+from core.train import build_adam, check_batch_size, distributed_step, distributed_stream
 
+from .config import TrainConfig, config_from_run
 from .losses import cycle_loss, identity_loss, l1_loss
-from .models import GENERATORS, build_generator, size_multiple
+from .models import build_generator
 
-__all__ = ["LinearDecay", "Nets", "TrainConfig", "TrainResult", "build_nets",
-           "make_cyclegan_step", "make_pix2pix_step", "make_stream", "train"]
-
-PRECISIONS = ("float32", "bf16")
-BUILTIN_DATA = {"cyclegan": ("mnist_mnistm", "photo_painting"),
-                "pix2pix": ("mnistm_to_mnist", "gray_photo")}
-# the digit sets are rendered pairwise, so pix2pix may train on either direction
-PAIRED_DATA = ("mnistm_to_mnist", "mnist_mnistm", "gray_photo")
-UNPAIRED_DATA = ("photo_painting",)
-
-
-@dataclass
-class TrainConfig:
-    """Options of a run (saved as ``options.json`` beside the checkpoints).
-
-    ``data``: a built-in offline set (default ``"auto"``: ``mnist_mnistm`` for
-    CycleGAN, ``mnistm_to_mnist`` for pix2pix; CycleGAN takes any built-in
-    set, ``photo_painting`` included; pix2pix only the paired ones,
-    ``PAIRED_DATA``), a
-    folder (CycleGAN: junyanz's unaligned ``trainA/ trainB/``; pix2pix: aligned
-    ``train/`` of A|B side-by-side images) or ``tfds:NAME`` (CycleGAN:
-    ``tfds:horse2zebra`` etc. from ``cycle_gan/``; pix2pix: ``tfds:facades``
-    needs the folder layout instead, see :mod:`data.translation`).
-
-    Paper configuration (Zhu et al. 2017, junyanz's defaults): ``generator=
-    "resnet9"``, ``image_size=256``, ``load_size=286``, ``ngf=ndf=64``,
-    ``batch_size=1``, ``gan_loss="lsgan"``, ``cycle_weight=10``,
-    ``identity_weight=0.5``, ``pool_size=50``, 200 epochs with the last 100
-    decaying (``decay_fraction=0.5``). pix2pix: ``generator="unet"``,
-    ``gan_loss="bce"``, ``l1_weight=100``, no pool.
-    """
-
-    run_dir: str = "runs/cyclegan"
-    model: str = "cyclegan"          # cyclegan | pix2pix
-    data: str = "auto"               # auto: mnist_mnistm (CycleGAN), mnistm_to_mnist (pix2pix)
-    generator: str = "unet"          # unet | resnet6 | resnet9
-    ngf: int = 32
-    ndf: int = 32
-    image_size: int = 32
-    load_size: int = 0               # > image_size: resize to it, then random-crop (folders)
-    batch_size: int = 8
-    steps: int = 2000
-    decay_fraction: float = 0.5      # linear decay to 0 over this last fraction of steps
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    gan_loss: str = "auto"           # lsgan | bce; auto: lsgan (CycleGAN), bce (pix2pix)
-    cycle_weight: float = 10.0
-    backward_cycle_scale: float = 1.0  # lambda_B / lambda_A: scales y -> F -> G and |G(y) - y|
-    identity_weight: float = 0.5     # x lambda_A for |F(x) - x|, x lambda_B for |G(y) - y|
-    l1_weight: float = 100.0         # pix2pix
-    pool_size: int = 50
-    precision: str = "auto"          # float32 | bf16 (mixed: bf16 compute, f32 weights);
-    #                                  auto: bf16 where the CPU has it natively, else float32
-    seed: int = 0
-    strategy: str = "default"
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-
-    def __post_init__(self):
-        def bad(name, expected):
-            raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
-        if self.model not in ("cyclegan", "pix2pix"):
-            bad("model", "'cyclegan' or 'pix2pix'")
-        if self.data == "auto":
-            self.data = BUILTIN_DATA[self.model][0]
-        # pix2pix needs corresponding pairs: photo_painting and tfds sets have none
-        if self.model == "pix2pix" and (self.data in UNPAIRED_DATA
-                                        or self.data.startswith("tfds:")):
-            bad("data", f"a paired set for pix2pix (one of {PAIRED_DATA} or a folder of "
-                        "aligned A|B images; tfds and photo_painting are unpaired)")
-        if self.generator not in GENERATORS:
-            bad("generator", f"one of {GENERATORS}")
-        if self.gan_loss == "auto":
-            self.gan_loss = "lsgan" if self.model == "cyclegan" else "bce"
-        if self.gan_loss not in GAN_LOSSES:
-            bad("gan_loss", f"one of {GAN_LOSSES}")
-        if self.precision == "auto":
-            self.precision = "bf16" if bf16_supported() else "float32"
-        if self.precision not in PRECISIONS:
-            bad("precision", f"one of {PRECISIONS}")
-        for name in ("ngf", "ndf", "batch_size", "steps", "log_every", "sample_every",
-                     "checkpoint_every", "image_size"):
-            if int(getattr(self, name)) < 1:
-                bad(name, "a positive integer")
-        if not 0 <= self.decay_fraction <= 1:
-            bad("decay_fraction", "in [0, 1]")
-        if self.pool_size < 0:
-            bad("pool_size", ">= 0")
-        for name in ("cycle_weight", "backward_cycle_scale", "identity_weight", "l1_weight"):
-            if not float(getattr(self, name)) >= 0:
-                bad(name, ">= 0")
-        if self.load_size and self.load_size < self.image_size:
-            bad("load_size", f"0 or >= image_size ({self.image_size})")
-        multiple = size_multiple(self.generator, self.image_size) if self.generator != "unet" else 1
-        if self.generator == "unet" and self.image_size & (self.image_size - 1):
-            bad("image_size", "a power of two for the U-Net generator")
-        if self.image_size % multiple:
-            bad("image_size", f"a multiple of {multiple} for {self.generator}")
-
-    @property
-    def dtype(self) -> str | None:
-        return "mixed_bfloat16" if self.precision == "bf16" else None
-
+__all__ = ["LinearDecay", "Nets", "TrainConfig", "TrainResult", "build_nets", "config_from_run",
+           "load_run", "make_cyclegan_step", "make_pix2pix_step", "make_stream", "train"]
 
 @dataclass
 class Nets:
@@ -216,9 +113,7 @@ def build_nets(config: TrainConfig) -> Nets:
 def _optimizer(config: TrainConfig, variables) -> keras.optimizers.Optimizer:
     schedule = LinearDecay(config.learning_rate, config.steps,
                            round(config.steps * config.decay_fraction))
-    opt = FusedAdam(learning_rate=schedule, beta_1=config.beta_1, beta_2=0.999)
-    opt.build(variables)  # slots exist before a checkpoint is restored into them
-    return opt
+    return build_adam(variables, learning_rate=schedule, beta_1=config.beta_1, fused=True)
 
 
 def _to_net(x):  # [0, 1] data -> [-1, 1] network range
@@ -297,7 +192,7 @@ def make_cyclegan_step(nets: Nets, g_opt, d_opt, pools: tuple[ImagePool, ImagePo
         return {"g_adv": adv_g, "f_adv": adv_f, "cycle": cyc, "identity": idt,
                 "d_a": d_a_loss, "d_b": d_b_loss}
 
-    return _wrap(replica_step, strategy, counter)
+    return distributed_step(replica_step, strategy, counter)
 
 
 def make_pix2pix_step(nets: Nets, g_opt, d_opt, strategy: tf.distribute.Strategy, *,
@@ -328,33 +223,21 @@ def make_pix2pix_step(nets: Nets, g_opt, d_opt, strategy: tf.distribute.Strategy
         d_opt.apply_gradients(zip(d_grads, d_vars))
         return {"g_adv": adv, "l1": l1, "d": d_loss}
 
-    return _wrap(replica_step, strategy, counter)
-
-
-def _wrap(replica_step, strategy, counter):
-    @tf.function
-    def step_fn(batch, step):
-        out = strategy.run(replica_step, args=(batch, step))
-        mean = tf.distribute.ReduceOp.MEAN
-        out = {k: strategy.reduce(mean, v, axis=None) for k, v in out.items()}
-        if counter is not None:
-            counter.assign_add(1)
-        return out
-
-    return step_fn
+    return distributed_step(replica_step, strategy, counter)
 
 
 def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
                 ) -> Callable[[int, int, int], tf.data.Dataset]:
     """``stream(per_replica_batch, start_element, shard) -> Dataset`` of ``(a, b)``
-    batches in [0, 1] for ``config.data``."""
+    batches in [0, 1] for ``config.data``. Checks the data first (ConfigError
+    naming ``data`` or ``image_size``; a folder's layout, naming it)."""
     from data import mnistm, translation
 
+    config.check_data()
     size = config.image_size
     if config.data in ("mnist_mnistm", "mnistm_to_mnist"):
         if size != mnistm.DIGIT_SIZE:
-            raise ValueError(f"data={config.data!r} is {mnistm.DIGIT_SIZE} px: set image_size="
-                             f"{mnistm.DIGIT_SIZE}, got {size}")
+            raise invalid("image_size", f"{mnistm.DIGIT_SIZE} for data={config.data!r}", size)
         if x_train is None:
             from data.mnist import load_mnist
             (x_train, _), _ = load_mnist()
@@ -377,9 +260,11 @@ def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
             config.data[5:], batch_size=b, image_size=size, load_size=load_size,
             seed=config.seed + shard, start_step=start)
     aligned = config.model == "pix2pix"
+    # the layout now, not at the first step
+    translation.aligned_files(config.data) if aligned else translation.unaligned_files(config.data)
     return lambda b, start, shard: translation.folder_stream(
         config.data, aligned=aligned, batch_size=b, image_size=size, load_size=load_size,
-        seed=config.seed, start_step=start, shard=shard)
+        seed=config.seed, start_step=start, shard=shard, skip_bad=config.skip_bad_images)
 
 
 def sample_grid(nets: Nets, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -407,14 +292,13 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     ``stop_after``: stop after this many steps of this session (a checkpoint
     is written first; simulates an interruption).
     """
+    # everything is checked (and the preview read) before the run folder is written
     set_seed(config.seed)
     strategy = strategy or get_strategy(config.strategy)
-    replicas = strategy.num_replicas_in_sync
-    if config.batch_size % replicas:
-        raise ValueError(f"batch_size {config.batch_size} must be divisible by the {replicas} "
-                         "replicas of the strategy")
+    check_batch_size(config.batch_size, strategy)
     stream = make_stream(config, x_train)
-    per_replica = config.batch_size // replicas
+    preview = next(iter(stream(8, 0, 999)))  # fixed samples from a shard no replica uses
+    preview = [np.asarray(t) for t in preview]
     shape = (config.image_size, config.image_size, 3)
     with strategy.scope():
         nets = build_nets(config)
@@ -427,7 +311,7 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
     trackables.update({p.name: p for p in pools})
     run = Run(config.run_dir, dataclasses.asdict(config), trackables=trackables,
               resumable=("steps", "decay_fraction", "log_every", "sample_every",
-                         "checkpoint_every", "run_dir"),
+                         "checkpoint_every", "run_dir", "skip_bad_images"),
               defaults=dataclasses.asdict(TrainConfig()))
     start = run.restore()
     result = TrainResult(nets=nets, history=run.history, start_step=start, run_dir=run.dir)
@@ -447,13 +331,7 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
         step_fn = make_pix2pix_step(nets, g_opt, d_opt, strategy, gan_loss=config.gan_loss,
                                     l1_weight=config.l1_weight, counter=run.step)
 
-    def per_replica_ds(ctx: tf.distribute.InputContext):
-        begin = start * ctx.num_replicas_in_sync // ctx.num_input_pipelines
-        return stream(per_replica, begin, ctx.input_pipeline_id)
-
-    batches = iter(strategy.distribute_datasets_from_function(per_replica_ds))
-    preview = next(iter(stream(8, 0, 999)))  # fixed samples from a shard no replica uses
-    preview = [np.asarray(t) for t in preview]
+    batches = iter(distributed_stream(strategy, stream, config.batch_size, start))
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     result.seconds = run_steps(
         run, step_fn, batches, start, end, log_every=config.log_every,
@@ -462,11 +340,6 @@ def train(config: TrainConfig, *, x_train: np.ndarray | None = None,
         extra_scalars=lambda: {"lr": float(g_opt.learning_rate)},
         desc=f"{config.model}/{config.data}", show_progress=show_progress)
     return result
-
-
-def config_from_run(run_dir: str | Path, **overrides: Any) -> TrainConfig:
-    """The :class:`TrainConfig` saved in ``run_dir/options.json`` (with overrides)."""
-    return core_config_from_run(TrainConfig, run_dir, **overrides)
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, Nets, int]:

@@ -1,0 +1,110 @@
+"""Run options as dataclasses that explain themselves.
+
+Each field of a run's options (``cogan.TrainConfig``, ``cyclegan.TrainConfig``)
+is declared with :func:`option`: its meaning, allowed values and unit live in
+the field's metadata, from which :func:`core.cli.add_config_arguments` builds
+the command-line flags and their help. Validation raises :class:`ConfigError`,
+which names options by field (``batch_size``) for Python callers and is
+spelled as flags (``--batch-size``) by the command lines.
+
+Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GAN_LOSSES", "STRATEGIES", "ConfigError", "RunOptions", "describe_changes",
+           "has_checkpoint", "invalid", "option"]
+
+#: GAN objectives (see :mod:`core.gan_losses`)
+GAN_LOSSES = ("bce", "lsgan")
+#: ``tf.distribute`` strategies :func:`core.loop.get_strategy` builds
+STRATEGIES = ("default", "mirrored", "tpu")
+
+
+def option(default: Any, help: str, *, choices: Iterable[Any] | None = None,
+           unit: str | None = None) -> Any:
+    """A dataclass field with its ``help`` (meaning), ``choices`` (allowed
+    values, checked by the command line) and ``unit`` in its metadata."""
+    meta = {"help": help, "choices": tuple(choices) if choices is not None else None,
+            "unit": unit}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _literal(text: str) -> str:
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+class ConfigError(ValueError):
+    """A bad option value. ``template`` names options through ``{}``
+    placeholders filled from ``names``: ``str(error)`` spells them as fields
+    (``batch_size``), :meth:`spelled` as a caller wants them (``--batch-size``)."""
+
+    def __init__(self, template: str, *names: str) -> None:
+        self.template, self.names = template, names
+        super().__init__(template.format(*names))
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        """The message with every option name passed through ``spell``."""
+        return self.template.format(*map(spell, self.names))
+
+
+def invalid(name: str, expected: str, value: Any) -> ConfigError:
+    """``ConfigError("NAME must be EXPECTED, got VALUE")``."""
+    return ConfigError("{} must be " + _literal(expected) + ", got " + _literal(repr(value)), name)
+
+
+def describe_changes(where: str, changes: dict[str, tuple[Any, Any]]) -> ConfigError:
+    """The error for a resume whose options differ from the saved run's:
+    ``changes`` maps option -> (saved, given)."""
+    diffs = ", ".join("{}: " + _literal(f"{old!r} -> {new!r}") for old, new in changes.values())
+    return ConfigError(_literal(f"{where}: cannot resume, options differ from the saved run (")
+                       + diffs + "); use a new run folder", *changes)
+
+
+def has_checkpoint(run_dir: str | os.PathLike) -> bool:
+    """True when ``run_dir`` holds a training checkpoint (what makes it a
+    saved run; an ``options.json`` alone does not)."""
+    return (Path(run_dir) / "checkpoints" / "checkpoint").is_file()
+
+
+class RunOptions:
+    """Base of the option dataclasses of training runs (which have a
+    ``run_dir`` field)."""
+
+    def check_choices(self) -> None:
+        """Raise :class:`ConfigError` for a field outside its declared ``choices``."""
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices is not None and getattr(self, f.name) not in choices:
+                raise invalid(f.name, "one of " + ", ".join(map(str, choices)),
+                              getattr(self, f.name))
+
+    def check_positive(self, *names: str) -> None:
+        """Raise :class:`ConfigError` unless each of ``names`` is an integer >= 1."""
+        for name in names:
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise invalid(name, "a positive integer", value)
+
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, **overrides: Any):
+        """The options saved in ``run_dir/options.json``, with ``overrides``
+        and ``run_dir`` applied. Saved keys the class does not know (e.g.
+        ``data_size``) are dropped."""
+        path = Path(run_dir) / "options.json"
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: no readable options file ({exc})") from None
+        names = {f.name for f in dataclasses.fields(cls)}
+        saved = {k: v for k, v in saved.items() if k in names}
+        saved.update(overrides, run_dir=str(run_dir))
+        return cls(**saved)
