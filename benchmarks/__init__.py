@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,17 +11,31 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def write_result(report: dict, stem: str, out: Path | None = None) -> Path:
-    """Write ``report`` as JSON, atomically, to ``out`` or to
-    ``results/<stem>-<date>.json`` (with the UTC time appended when that file
-    exists: an earlier run of the same day is never overwritten)."""
-    from data.cache import atomic_path
+    """Write ``report`` as JSON to ``out``, or to a new file
+    ``results/<stem>-<date>[-<HHMMSS>[-<k>]].json``: an earlier result is never
+    overwritten, not even one written in the same second or by another process
+    (the name is claimed with an exclusive hard link of the finished file)."""
+    text = json.dumps(report, indent=2) + "\n"
+    if out is not None:
+        from data.cache import atomic_path
 
-    if out is None:
-        now = datetime.now(timezone.utc)
-        out = RESULTS / f"{stem}-{now:%Y-%m-%d}.json"
-        if out.exists():
-            out = out.with_name(f"{out.stem}-{now:%H%M%S}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
-    return out
+        with atomic_path(out) as tmp:
+            tmp.write_text(text)
+        return out
+    now = datetime.now(timezone.utc)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS / f".{stem}-{os.getpid()}.part"
+    tmp.write_text(text)
+    try:
+        base = f"{stem}-{now:%Y-%m-%d}"
+        names = [base, f"{base}-{now:%H%M%S}"] + [f"{base}-{now:%H%M%S}-{k}" for k in range(2, 1000)]
+        for name in names:
+            target = RESULTS / f"{name}.json"
+            try:
+                os.link(tmp, target)  # fails if the name exists: never replaces a file
+            except FileExistsError:
+                continue
+            return target
+        raise OSError(f"{RESULTS}: no free result name for {stem!r} today")
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -137,7 +137,9 @@ def test_write_result_never_overwrites(tmp_path, monkeypatch):
     monkeypatch.setattr(benchmarks, "RESULTS", tmp_path)
     first = benchmarks.write_result({"run": 1}, "bench")
     second = benchmarks.write_result({"run": 2}, "bench")
-    assert first != second and first.parent == second.parent == tmp_path
-    assert json.loads(first.read_text()) == {"run": 1}
-    assert json.loads(second.read_text()) == {"run": 2}
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, second.name])
+    third = benchmarks.write_result({"run": 3}, "bench")  # same second as the second
+    written = [first, second, third]
+    assert len(set(written)) == 3 and all(p.parent == tmp_path for p in written)
+    for i, path in enumerate(written, 1):
+        assert json.loads(path.read_text()) == {"run": i}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
