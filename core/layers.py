@@ -3,7 +3,8 @@
 - :func:`normal_init`: normal(0, 0.02), the DCGAN / pix2pix / CycleGAN
   initialisation.
 - :class:`InstanceNormalization`: per-sample, per-channel normalisation over
-  the spatial axes (Ulyanov et al. 2016), which Keras 3 does not ship.
+  the spatial axes (Ulyanov et al. 2016): Keras's ``GroupNormalization`` with
+  one group per channel, under the name and initialisation checkpoints use.
 - :class:`ReflectionPadding2D`: the CycleGAN ResNet generator's padding.
 
 All take and return NHWC tensors.
@@ -23,34 +24,40 @@ def normal_init(stddev: float = 0.02) -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(0.0, stddev)
 
 
+# GroupNormalization's own options, fixed for instance norm (not in our config)
+_GROUP_NORM_KEYS = ("groups", "axis", "center", "scale", "beta_initializer",
+                    "gamma_initializer", "beta_regularizer", "gamma_regularizer",
+                    "beta_constraint", "gamma_constraint")
+
+
 @keras.saving.register_keras_serializable(package="deepfake_lab")
-class InstanceNormalization(layers.Layer):
+class InstanceNormalization(layers.GroupNormalization):
     """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with mean and variance
     over H and W of each sample and channel; ``gamma``, ``beta`` per channel
     (``gamma`` starts at normal(1, 0.02) as in the pix2pix tutorial).
-    Statistics are computed in float32 even under a bf16 policy."""
+    Statistics are computed in float32 even under a bf16 policy.
+
+    This is Keras's ``GroupNormalization(groups=-1)`` (one group per channel),
+    measured against the hand-written layer it replaced
+    (``python benchmarks/instance_norm_benchmark.py``,
+    benchmarks/results/instance-norm-2026-12-01.json): equal in float32
+    (outputs and gradients within 3e-6 relative) and 1.3-1.4x faster forward
+    + backward at (8, 32, 32, 64) and (1, 128, 128, 64), in float32 and
+    mixed_bfloat16 alike.
+    Checkpoints and saved configs of that layer still load: same class name,
+    variables ``gamma``, ``beta`` of shape ``(C,)`` in that order, and a
+    config of ``epsilon`` only.
+    """
 
     def __init__(self, epsilon: float = 1e-5, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
-
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(f"{self.name}: the channel axis must be known, got {input_shape}")
-        self.gamma = self.add_weight(shape=(channels,), name="gamma",
-                                     initializer=keras.initializers.RandomNormal(1.0, 0.02))
-        self.beta = self.add_weight(shape=(channels,), name="beta", initializer="zeros")
-
-    def call(self, x):
-        x32 = tf.cast(x, tf.float32)
-        mean, var = tf.nn.moments(x32, axes=[1, 2], keepdims=True)
-        y = (x32 - mean) * tf.math.rsqrt(var + self.epsilon)
-        y = y * tf.cast(self.gamma, tf.float32) + tf.cast(self.beta, tf.float32)
-        return tf.cast(y, x.dtype)
+        for key in _GROUP_NORM_KEYS:
+            kwargs.pop(key, None)
+        super().__init__(groups=-1, epsilon=float(epsilon),
+                         gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), **kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
+        config = super().get_config()
+        return {k: v for k, v in config.items() if k not in _GROUP_NORM_KEYS}
 
 
 @keras.saving.register_keras_serializable(package="deepfake_lab")

@@ -8,6 +8,12 @@ measurable share of a training step: 0.311 s vs 0.067 s per update of the
 (``python benchmarks/cyclegan_benchmark.py --parts adam``, benchmarks/RESULTS.md).
 :class:`FusedAdam` computes the same update (Kingma & Ba, with Keras's
 epsilon placement) with one ``ResourceApplyAdam`` kernel per variable.
+
+It reads Adam's private slot lists (``_momentums``, ``_velocities``,
+``_get_variable_index``), so ``requirements.txt`` pins the Keras it was
+tested with (3.15.1); ``build`` refuses, with the way out, a Keras without
+them, and tests/test_translation_layers.py checks them and the update
+against Keras's Adam.
 """
 
 from __future__ import annotations
@@ -31,6 +37,17 @@ class FusedAdam(keras.optimizers.Adam):
     """``keras.optimizers.Adam`` (same arguments, slots and checkpoints) whose
     update is TensorFlow's fused kernel; falls back to Keras's update for
     AMSGrad or variables without a resource handle."""
+
+    _INTERNALS = ("_momentums", "_velocities", "_get_variable_index")
+
+    def build(self, variables):
+        super().build(variables)
+        missing = [name for name in self._INTERNALS if not hasattr(self, name)]
+        if missing:
+            raise RuntimeError(
+                f"FusedAdam reads keras.optimizers.Adam's {', '.join(missing)}, which keras "
+                f"{keras.__version__} does not have: install keras==3.15.1 (requirements.txt) "
+                "or use keras.optimizers.Adam")
 
     def update_step(self, gradient, variable, learning_rate):
         handle = _handle(variable)

@@ -79,9 +79,12 @@ def test_edges_are_dilation_minus_image(rng):
     assert ring.sum() == 8 and ring[2, 2] == 0 and ring[1:4, 1:4].sum() == 8
 
 
-def test_negatives():
-    x = tf.constant([[[[0.0], [0.25]], [[1.0], [0.5]]]])
-    np.testing.assert_allclose(negatives(x).numpy(), 1.0 - x.numpy())
+def test_negatives_are_the_complement_of_the_uint8_pixels():
+    raw = np.array([0, 1, 64, 128, 200, 254, 255], np.uint8).reshape(1, 7, 1, 1)
+    x = tf.constant(raw.astype(np.float32) / 255.0)  # how the streams scale pixels
+    expected = (255 - raw).astype(np.float64) / 255.0  # complemented in uint8, then scaled
+    np.testing.assert_allclose(negatives(x).numpy(), expected, atol=1e-7)
+    np.testing.assert_allclose(negatives(x).numpy().ravel()[[0, -1]], [1.0, 0.0])  # ink <-> paper
 
 
 def _indexed_images(n: int) -> np.ndarray:
@@ -104,7 +107,11 @@ def test_unpaired_domains_come_from_disjoint_halves():
     for d1, d2 in unpaired_domains(x, "negatives", batch_size=32, seed=5).take(20):
         assert d1.shape == (32, 28, 28, 1) and d1.dtype == tf.float32
         seen1 |= set(_index(d1.numpy()))
-        seen2 |= set(_index(1.0 - d2.numpy()))  # undo the negative
+        # domain 2 is the negative of a raw image: index pixels complemented in uint8
+        complement = np.round(d2.numpy()[:, 0, :2, 0] * 255).astype(int)
+        index = (255 - complement[:, 0]) + 256 * (255 - complement[:, 1])
+        np.testing.assert_allclose(d2.numpy()[..., 0], (255 - x[index]) / 255.0, atol=1e-6)
+        seen2 |= set(index)
     assert seen1 and seen2 and not seen1 & seen2
     assert len(seen1 | seen2) > 300  # draws cover the data, not a fixed few
 

@@ -35,10 +35,42 @@ def test_instance_norm_matches_numpy(rng):
     np.testing.assert_allclose(layer(x[:1]).numpy(), expected[:1], rtol=1e-4, atol=1e-4)
 
 
-def test_instance_norm_keeps_bf16_and_computes_in_f32():
+def test_instance_norm_statistics_are_float32_under_bf16():
+    """Values near 1000 on a grid of 4 (exact in bf16, whose spacing there is 4):
+    their mean (1002) and variance (20) are not representable in bf16, so
+    statistics computed in bf16 would be off by up to 2/sqrt(20) = 0.45 after
+    normalising; computed in float32 only the output's bf16 rounding remains."""
+    pattern = np.array([996.0, 1000.0, 1004.0, 1008.0], np.float32)
+    x = np.tile(pattern, 16).reshape(1, 8, 8, 1).repeat(2, axis=-1)
+    x[..., 1] = x[..., 1] - 992.0  # a second channel with small values: per-channel stats
     layer = InstanceNormalization(dtype="mixed_bfloat16")
-    y = layer(tf.random.normal([1, 8, 8, 3]) * 100.0)
+    layer.build(x.shape)
+    layer.set_weights([np.ones(2, np.float32), np.zeros(2, np.float32)])
+    y = layer(tf.constant(x, tf.bfloat16))
     assert y.dtype == tf.bfloat16
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=(1, 2), keepdims=True), x64.var(axis=(1, 2), keepdims=True)
+    expected = (x64 - mean) / np.sqrt(var + 1e-5)  # +-0.447, +-1.342
+    # bf16 keeps 8 significant bits: the output's rounding is at most 2^-8 relative
+    np.testing.assert_allclose(tf.cast(y, tf.float64).numpy(), expected, rtol=2 ** -8, atol=0)
+
+
+def test_instance_norm_checkpoint_layout_and_init():
+    """What checkpoints and saved models of the layer rely on: variables
+    ``gamma``, ``beta`` of shape (C,) in that order, a config of ``epsilon``,
+    and gamma drawn from normal(1, 0.02)."""
+    layer = InstanceNormalization(name="norm")
+    layer.build((None, None, None, 4096))
+    assert [(v.path, tuple(v.shape)) for v in layer.weights] == [("norm/gamma", (4096,)),
+                                                                 ("norm/beta", (4096,))]
+    config = layer.get_config()
+    assert {k: config[k] for k in ("name", "epsilon")} == {"name": "norm", "epsilon": 1e-5}
+    assert set(config) == {"name", "trainable", "dtype", "epsilon"}
+    again = InstanceNormalization.from_config({"name": "n", "trainable": True, "epsilon": 1e-3})
+    assert again.epsilon == 1e-3
+    gamma = layer.gamma.numpy()
+    assert abs(gamma.mean() - 1.0) < 2e-3 and abs(gamma.std() - 0.02) < 2e-3
+    assert not layer.beta.numpy().any()
 
 
 def test_reflection_padding_matches_numpy(rng):
@@ -92,8 +124,8 @@ def test_resnet_generator_blocks_and_padding(blocks):
 
 
 def test_weights_start_normal_0_002():
-    g = unet_generator(ngf=64, num_downs=8)
-    kernel = g.get_layer("down4").kernel.numpy()  # 4*4*256*512 weights
+    g = unet_generator(ngf=16, num_downs=5)
+    kernel = g.get_layer("down4").kernel.numpy()  # 4*4*64*128 = 131,072 weights
     assert abs(kernel.mean()) < 1e-3 and abs(kernel.std() - 0.02) < 1e-3
 
 
@@ -162,14 +194,41 @@ def test_empty_pool_passes_through():
                                   x.numpy())
 
 
-def test_fused_adam_matches_the_adam_formula(rng):
+def test_fused_adam_uses_keras_internals_that_exist(monkeypatch):
+    """FusedAdam reads Keras's private slot lists; fail loudly (with the way
+    out) when a Keras upgrade renames them."""
+    import keras
+
+    from core.optim import FusedAdam
+
+    var = tf.Variable(tf.zeros([3]))
+    opt = FusedAdam(learning_rate=0.1)
+    opt.build([var])
+    message = (f"keras {keras.__version__} changed Adam's internals that core/optim.py "
+               "reads; pin keras==3.15.1 (requirements.txt) or update FusedAdam")
+    for name in ("_momentums", "_velocities", "_get_variable_index"):
+        assert hasattr(opt, name), f"{message}: no Adam.{name}"
+    index = opt._get_variable_index(var)
+    assert tuple(opt._momentums[index].shape) == (3,), message
+    assert tuple(opt._velocities[index].shape) == (3,), message
+    # a Keras whose Adam keeps its slots elsewhere: FusedAdam refuses to build
+    monkeypatch.setattr(keras.optimizers.Adam, "build", lambda self, variables: None)
+    with pytest.raises(RuntimeError, match=r"_momentums, _velocities.*keras==3\.15\.1"):
+        FusedAdam().build([var])
+
+
+def test_fused_adam_matches_the_adam_formula_and_keras_adam(rng):
+    import keras
+
     from core.optim import FusedAdam
 
     w0 = rng.normal(size=(5, 3)).astype(np.float32)
     grads = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(4)]
-    var = tf.Variable(w0)
-    opt = FusedAdam(learning_rate=0.01, beta_1=0.5, beta_2=0.999, epsilon=1e-7)
+    settings = dict(learning_rate=0.01, beta_1=0.5, beta_2=0.999, epsilon=1e-7)
+    var, ref = tf.Variable(w0), tf.Variable(w0)
+    opt, keras_opt = FusedAdam(**settings), keras.optimizers.Adam(**settings)
     step = tf.function(lambda g: opt.apply_gradients([(g, var)]))
+    keras_step = tf.function(lambda g: keras_opt.apply_gradients([(g, ref)]))
     w, m, v = w0.astype(np.float64), np.zeros_like(w0, np.float64), np.zeros_like(w0, np.float64)
     for t, g in enumerate(grads, start=1):  # Kingma & Ba, Keras's epsilon placement
         m = 0.5 * m + 0.5 * g
@@ -177,8 +236,17 @@ def test_fused_adam_matches_the_adam_formula(rng):
         alpha = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.5 ** t)
         w = w - alpha * m / (np.sqrt(v) + 1e-7)
         step(tf.constant(g))
-    np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+        keras_step(tf.constant(g))
+        np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(var.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
     assert int(opt.iterations.numpy()) == 4
+    # the same slots as Keras's Adam (checkpoints interchange)
+    def slots(o):
+        return [s.path.split("/", 1)[1] for s in o.variables]  # without the optimizer's name
+
+    assert slots(opt) == slots(keras_opt)
+    for ours, theirs in zip(opt.variables, keras_opt.variables):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_bf16_supported_reads_the_cpu_flags(tmp_path, monkeypatch):
