@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -155,6 +156,53 @@ def make_value_and_grad(extractor: keras.Model, shape: tuple[int, ...], style_ta
         return (*terms, tape.gradient(terms[0], x))
 
     return value_and_grad
+
+
+class _Traced:
+    """The traced Adam step and L-BFGS loss of one extractor, image shape and
+    set of loss weights, reused by every :func:`stylize` call that matches
+    (tracing VGG19's forward and backward pass costs about a second a call,
+    more than 10 steps at 64 px). The image, the targets and Adam's state are
+    variables the functions read; :meth:`start` assigns them for a new run."""
+
+    def __init__(self, extractor, shape, style_targets, content_targets, weights):
+        self.image = tf.Variable(tf.zeros(shape), trainable=True, name="image")
+        self.style = {k: tf.Variable(v, trainable=False) for k, v in style_targets.items()}
+        self.content = {k: tf.Variable(v, trainable=False) for k, v in content_targets.items()}
+        self.optimizer = keras.optimizers.Adam(beta_1=ADAM_DEFAULTS["beta_1"],
+                                               epsilon=ADAM_DEFAULTS["epsilon"])
+        self.optimizer.build([self.image])
+        self.adam_step = make_adam_step(extractor, self.image, self.style, self.content,
+                                        weights, self.optimizer)
+        self.value_and_grad = make_value_and_grad(extractor, shape, self.style, self.content,
+                                                  weights)
+
+    def start(self, image, style_targets, content_targets, learning_rate: float) -> None:
+        self.image.assign(image)
+        for source, targets in ((style_targets, self.style), (content_targets, self.content)):
+            for k, v in source.items():
+                targets[k].assign(v)
+        for v in self.optimizer.variables:  # a fresh Adam: step 0, zero moments
+            v.assign(tf.zeros_like(v))
+        self.optimizer.learning_rate = learning_rate
+
+
+# per extractor (dropped with it): {(image shape, style layers, loss weights): _Traced}
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced(extractor, image, style_targets, content_targets, weights, learning_rate) -> _Traced:
+    key = (tuple(image.shape), tuple(sorted(style_targets)), tuple(sorted(content_targets)),
+           weights)
+    per_extractor = _TRACED.setdefault(extractor, {})
+    if key not in per_extractor:
+        if len(per_extractor) >= 8:  # a few sizes at a time (scales, notebooks)
+            per_extractor.pop(next(iter(per_extractor)))
+        per_extractor[key] = _Traced(extractor, tuple(image.shape), style_targets,
+                                     content_targets, weights)
+    traced = per_extractor[key]
+    traced.start(image, style_targets, content_targets, learning_rate)
+    return traced
 
 
 def stylize(content: Any, style: Any | Sequence[Any], *,
@@ -310,14 +358,11 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                     last_callback = global_step
                     callback(global_step, finish(x))
 
+            traced = _traced(extractor, image, style_targets, content_targets, loss_weights,
+                             learning_rate)
             if optimizer == "adam":
-                var = tf.Variable(image, trainable=True, name="image")
+                var, step_fn = traced.image, traced.adam_step
                 latest["image"] = var
-                opt = keras.optimizers.Adam(learning_rate=learning_rate,
-                                            beta_1=ADAM_DEFAULTS["beta_1"],
-                                            epsilon=ADAM_DEFAULTS["epsilon"])
-                step_fn = make_adam_step(extractor, var, style_targets, content_targets,
-                                         loss_weights, opt)
                 for _ in range(n_steps):
                     before = tf.identity(var) if stop_loss is not None else None
                     record(step_fn())
@@ -328,9 +373,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                 image = tf.convert_to_tensor(var)
                 latest["image"] = image
             else:
-                image = _run_lbfgs(extractor, image, style_targets, content_targets,
-                                   loss_weights, n_steps, record, maybe_callback, lambda: stop,
-                                   latest)
+                image = _run_lbfgs(traced.value_and_grad, image, n_steps, record,
+                                   maybe_callback, lambda: stop, latest)
             maybe_callback(image, force=True)
     except KeyboardInterrupt as exc:
         if latest["image"] is None:  # nothing optimised yet
@@ -345,15 +389,14 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     return StylizeResult(finish(image), final_loss, history, params)
 
 
-def _run_lbfgs(extractor, image, style_targets, content_targets, weights, n_steps, record,
-               maybe_callback, should_stop, latest) -> tf.Tensor:
-    """Minimise with SciPy's L-BFGS-B for ``n_steps`` evaluations; return the
-    best point seen (also kept in ``latest["image"]`` as it improves)."""
+def _run_lbfgs(value_and_grad, image, n_steps, record, maybe_callback, should_stop,
+               latest) -> tf.Tensor:
+    """Minimise with SciPy's L-BFGS-B for ``n_steps`` evaluations of
+    ``value_and_grad``; return the best point seen (also kept in
+    ``latest["image"]`` as it improves)."""
     from scipy.optimize import Bounds, minimize
 
     shape = tuple(image.shape)
-    value_and_grad = make_value_and_grad(extractor, shape, style_targets, content_targets,
-                                         weights)
     best = {"loss": math.inf, "x": image}
     evaluations = 0
 
