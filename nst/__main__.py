@@ -144,6 +144,9 @@ def _run(args: argparse.Namespace) -> int:
                    learning_rate=args.lr)
     style_blend_weights(args.blend, len(args.styles))
     scale_schedule(args.scales, steps)
+    if args.weights != "imagenet" and not Path(args.weights).is_file():
+        raise ValueError(f"--weights {args.weights}: file not found (expected 'imagenet' or the "
+                         "path of vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)")
     check_writable(args.output, "--output")
     if args.history:
         check_writable(args.history, "--history")

@@ -82,6 +82,7 @@ def test_help_shows_every_default_and_the_examples_without_tensorflow():
     (["--lr", "0"], "--lr must be > 0"),
     (["--tv-weight", "-1"], "--tv-weight must be >= 0"),
     (["-o", "out.jpg"], "--output out.jpg: must end in .png"),
+    (["--weights", "vgg.h5"], "--weights vgg.h5: file not found (expected 'imagenet'"),
 ])
 def test_errors_name_the_flags(tmp_path, capsys, monkeypatch, flags, message):
     monkeypatch.chdir(tmp_path)
