@@ -28,8 +28,8 @@ from typing import Any
 
 from core.config import ConfigError, has_checkpoint
 
-__all__ = ["Interrupted", "add_config_arguments", "config_for_cli", "describe_os_error", "flag",
-           "run_main", "sigterm_interrupts"]
+__all__ = ["Interrupted", "add_config_arguments", "config_for_cli", "deferred_interrupts",
+           "describe_os_error", "flag", "run_main", "sigterm_interrupts"]
 
 # fields whose flag is not their name with dashes
 _FLAGS = {"run_dir": "--run"}
@@ -72,6 +72,32 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Within the block, the first Ctrl-C (SIGINT) or SIGTERM is recorded in
+    the yielded list instead of raised, so a loop can stop at a safe point
+    (after a whole step) and save; a second one raises :class:`Interrupted`
+    at once. Outside the main thread signals are left alone."""
+    pending: list[int] = []
+
+    def handler(signum, frame):
+        if pending:
+            raise Interrupted(signum)
+        pending.append(signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield pending
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from core.cli import Interrupted, describe_os_error
+from core.cli import Interrupted, deferred_interrupts, describe_os_error
 from core.config import STRATEGIES, describe_changes, invalid
 from data.cache import atomic_path
 
@@ -257,9 +257,9 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
     written. A sample grid that cannot be written (disk full, permissions)
     is reported once and training goes on.
 
-    On Ctrl-C (or SIGTERM under :func:`core.cli.sigterm_interrupts`) the
-    current step is saved and :class:`core.cli.Interrupted` raised, saying
-    which step was saved where.
+    Ctrl-C (SIGINT) or SIGTERM ends the loop after the step under way (a
+    second one at once): that step is recorded and saved, then
+    :class:`core.cli.Interrupted` is raised, saying which step was saved where.
     """
     bar = progress(end - start, desc=desc, disable=not show_progress)
     t0 = time.perf_counter()
@@ -276,19 +276,25 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
             sample_failed = True
 
     try:
-        for step in range(start, end):
-            out = step_fn(next(batches), tf.constant(step, tf.int64))
-            losses = {k: float(v) for k, v in out.items()}
-            done = step + 1
-            run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
-            bar.update(1)
-            if done % log_every == 0:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                run.log_scalars(done, dict(losses, **(extra_scalars() if extra_scalars else {})))
-            if done % sample_every == 0 or done == end:
-                save_sample(done)
-            if done % checkpoint_every == 0 or done == end:
-                run.save()
+        with deferred_interrupts() as pending:
+            for step in range(start, end):
+                out = step_fn(next(batches), tf.constant(step, tf.int64))
+                losses = {k: float(v) for k, v in out.items()}
+                done = step + 1
+                run.history.append(dict(step=done, seconds=time.perf_counter() - t0, **losses))
+                bar.update(1)
+                if pending:
+                    break  # saved below
+                if done % log_every == 0:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+                    run.log_scalars(done, dict(losses, **(extra_scalars() if extra_scalars
+                                                          else {})))
+                if done % sample_every == 0 or done == end:
+                    save_sample(done)
+                if done % checkpoint_every == 0 or done == end:
+                    run.save()
+        if pending:
+            raise Interrupted(pending[0])
     except KeyboardInterrupt as exc:
         run.save()  # step counter and weights moved together: resume continues here
         raise Interrupted(getattr(exc, "signum", signal.SIGINT),
