@@ -292,6 +292,13 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert cli(["sample", "--run", run, "-o", str(blocker / "x.png")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and str(blocker) in err and len(err.splitlines()) == 1
+    blocked = tmp_path / "blocked"  # checkpoints cannot be written: said in one line
+    blocked.mkdir()
+    (blocked / "checkpoints").write_text("")
+    assert cli(["train", "--run", str(blocked), "--steps", "1", "--width", "0.0625",
+                "--batch-size", "8", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {blocked / 'checkpoints'}: ") and len(err.splitlines()) == 1
     assert cli(["train", "--run", str(tmp_path / "bad"), "--batch-size", "0"]) == 2
     assert capsys.readouterr().err.strip() == \
         "error: --batch-size must be a positive integer, got 0"
