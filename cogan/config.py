@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import GAN_LOSSES, STRATEGIES, RunOptions, invalid, option
+from core.config import GAN_LOSSES, RunOptions, invalid, loop_option, option
 
 __all__ = ["MODEL_NAMES", "TASKS", "TrainConfig", "config_from_run"]
 
@@ -22,7 +22,7 @@ class TrainConfig(RunOptions):
     full-width generator (``width=1``), 50k iterations.
     """
 
-    run_dir: str = option("runs/cogan", "run folder (checkpoints, options.json, logs, samples)")
+    run_dir: str = loop_option("run_dir", "runs/cogan")
     model: str = option("cogan", "dcgan: one GAN on digits; cogan: coupled GANs sharing their "
                         "high-level layers; cgan: the conditional-GAN baseline",
                         choices=MODEL_NAMES)
@@ -45,13 +45,10 @@ class TrainConfig(RunOptions):
     gan_loss: str = option("bce", "GAN objective: bce (non-saturating) or lsgan "
                            "(least squares)", choices=GAN_LOSSES)
     seed: int = option(0, "seed of the initial weights, the noise and the data order")
-    strategy: str = option("default", "tf.distribute strategy: default (one device), mirrored "
-                           "(all local GPUs, or logical CPUs) or tpu", choices=STRATEGIES)
-    log_every: int = option(50, "TensorBoard scalars every this many steps", unit="steps")
-    sample_every: int = option(500, "sample grid (samples/*.png) every this many steps",
-                               unit="steps")
-    checkpoint_every: int = option(500, "checkpoint every this many steps (also at the end "
-                                   "and on Ctrl-C / SIGTERM)", unit="steps")
+    strategy: str = loop_option("strategy")
+    log_every: int = loop_option("log_every")
+    sample_every: int = loop_option("sample_every")
+    checkpoint_every: int = loop_option("checkpoint_every")
 
     def __post_init__(self):
         self.check_choices()

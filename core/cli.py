@@ -28,8 +28,9 @@ from typing import Any
 
 from core.config import ConfigError, has_checkpoint
 
-__all__ = ["Interrupted", "add_config_arguments", "config_for_cli", "deferred_interrupts",
-           "describe_os_error", "flag", "run_main", "sigterm_interrupts"]
+__all__ = ["Interrupted", "add_config_arguments", "add_train_command", "command_parser",
+           "config_for_cli", "deferred_interrupts", "describe_os_error", "flag", "resume_command",
+           "run_main", "sigterm_interrupts"]
 
 # fields whose flag is not their name with dashes
 _FLAGS = {"run_dir": "--run"}
@@ -175,6 +176,34 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type, *,
             elif f.metadata.get("unit"):
                 kw["metavar"] = f.metadata["unit"].split()[0].upper()
         parser.add_argument(flag(f.name), **kw)
+
+
+def command_parser(prog: str, doc: str) -> tuple[argparse.ArgumentParser, Any]:
+    """The parser of ``python -m PACKAGE`` and its subcommands: the first
+    paragraph of ``doc`` describes it, the rest (examples) closes its help."""
+    head, _, rest = doc.partition("\n\n")
+    parser = argparse.ArgumentParser(prog=prog, description=head, epilog=rest or None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def add_train_command(subparsers: Any, config_cls: type, help: str) -> argparse.ArgumentParser:
+    """The ``train`` subcommand: ``--run``, one flag per option of
+    ``config_cls`` (see :func:`add_config_arguments`) and ``--quiet``."""
+    p = subparsers.add_parser("train", help=help, description="Train a new run, or resume the "
+                              "run in --run (options not given keep the saved run's values; "
+                              "--steps may grow).")
+    p.add_argument("--run", required=True, help="run folder (resumed if it holds a checkpoint)")
+    add_config_arguments(p, config_cls)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def resume_command(prog: str, run: str) -> str:
+    """The command that resumes the run in ``run``."""
+    import shlex
+
+    return f"{prog} train --run {shlex.quote(run)}"
 
 
 def config_for_cli(config_cls: type, run_dir: str, args: argparse.Namespace) -> Any:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["GAN_LOSSES", "STRATEGIES", "ConfigError", "RunOptions", "describe_changes",
-           "has_checkpoint", "invalid", "option"]
+           "has_checkpoint", "invalid", "loop_option", "option"]
 
 #: GAN objectives (see :mod:`core.gan_losses`)
 GAN_LOSSES = ("bce", "lsgan")
@@ -36,6 +36,26 @@ def option(default: Any, help: str, *, choices: Iterable[Any] | None = None,
     meta = {"help": help, "choices": tuple(choices) if choices is not None else None,
             "unit": unit}
     return dataclasses.field(default=default, metadata=meta)
+
+
+_LOOP_OPTIONS = {
+    "run_dir": (None, "run folder (checkpoints, options.json, logs, samples)", None, None),
+    "strategy": ("default", "tf.distribute strategy: default (one device), mirrored (all local "
+                 "GPUs, or logical CPUs) or tpu", STRATEGIES, None),
+    "log_every": (50, "TensorBoard scalars every this many steps", None, "steps"),
+    "sample_every": (500, "sample grid (samples/*.png) every this many steps", None, "steps"),
+    "checkpoint_every": (500, "checkpoint every this many steps (also at the end and on "
+                         "Ctrl-C / SIGTERM)", None, "steps"),
+}
+
+
+def loop_option(name: str, default: Any = None) -> Any:
+    """The field of an option every training run has (``run_dir``,
+    ``strategy``, ``log_every``, ``sample_every``, ``checkpoint_every``),
+    declared once for all runs; ``default`` overrides the shared one (and is
+    required for ``run_dir``)."""
+    shared, text, choices, unit = _LOOP_OPTIONS[name]
+    return option(shared if default is None else default, text, choices=choices, unit=unit)
 
 
 def _literal(text: str) -> str:

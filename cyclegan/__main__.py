@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 
-from core.cli import add_config_arguments, config_for_cli, run_main
+from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
 
 from .config import TrainConfig
 
@@ -28,16 +27,8 @@ PROG = "python -m cyclegan"
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand (imports no TensorFlow)."""
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="train a new run or resume one (pix2pix: --model pix2pix)",
-                       description="Train a new run, or resume the run in --run (options "
-                       "not given keep the saved run's values; --steps may grow).")
-    p.add_argument("--run", required=True, help="run folder (resumed if it holds a checkpoint)")
-    add_config_arguments(p, TrainConfig)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap, sub = command_parser(PROG, __doc__)
+    add_train_command(sub, TrainConfig, "train a new run or resume one (pix2pix: --model pix2pix)")
     t = sub.add_parser("translate", help="translate a folder of images (any size)")
     t.add_argument("--run", required=True, help="run folder")
     t.add_argument("--input", required=True, type=Path, help="folder of images")
@@ -131,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     body = {"train": _train, "translate": _translate, "evaluate": _evaluate,
             "export": _export}[args.command]
-    resume = f"{PROG} train --run {shlex.quote(args.run)}" if args.command == "train" else None
+    resume = resume_command(PROG, args.run) if args.command == "train" else None
     return run_main(lambda: body(args), resume=resume)
 
 

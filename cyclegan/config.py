@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import GAN_LOSSES, STRATEGIES, RunOptions, invalid, option
+from core.config import GAN_LOSSES, RunOptions, invalid, loop_option, option
 from core.precision import PRECISIONS, keras_policy, resolve_precision
 
 __all__ = ["BUILTIN_DATA", "GENERATOR_NAMES", "PAIRED_DATA", "UNPAIRED_DATA", "TrainConfig",
@@ -47,8 +47,7 @@ class TrainConfig(RunOptions):
     ``gan_loss="bce"``, ``l1_weight=100``, no pool.
     """
 
-    run_dir: str = option("runs/cyclegan", "run folder (checkpoints, options.json, logs, "
-                          "samples)")
+    run_dir: str = loop_option("run_dir", "runs/cyclegan")
     model: str = option("cyclegan", "cyclegan: unpaired, two generators with cycle "
                         "consistency; pix2pix: paired, one conditional GAN",
                         choices=("cyclegan", "pix2pix"))
@@ -93,13 +92,10 @@ class TrainConfig(RunOptions):
                             "float32 weights); auto: bf16 where the CPU has it natively, else "
                             "float32 ($DEEPFAKE_LAB_PRECISION overrides)", choices=PRECISIONS)
     seed: int = option(0, "seed of the initial weights, the pools and the data order")
-    strategy: str = option("default", "tf.distribute strategy: default (one device), mirrored "
-                           "(all local GPUs, or logical CPUs) or tpu", choices=STRATEGIES)
-    log_every: int = option(50, "TensorBoard scalars every this many steps", unit="steps")
-    sample_every: int = option(500, "sample grid (samples/*.png) every this many steps",
-                               unit="steps")
-    checkpoint_every: int = option(500, "checkpoint every this many steps (also at the end "
-                                   "and on Ctrl-C / SIGTERM)", unit="steps")
+    strategy: str = loop_option("strategy")
+    log_every: int = loop_option("log_every")
+    sample_every: int = loop_option("sample_every")
+    checkpoint_every: int = loop_option("checkpoint_every")
     skip_bad_images: bool = option(False, "folders: skip unreadable images with a counted "
                                    "warning instead of stopping at the first one")
 

@@ -1,15 +1,18 @@
-"""The training command lines' shared plumbing, without TensorFlow: flags and
-help generated from the option dataclasses, errors spelled as flags, saved
-runs told from failed starts, deferred interrupts."""
+"""The training command lines' shared plumbing: flags and help generated from
+the option dataclasses (without TensorFlow), errors spelled as flags, saved
+runs told from failed starts, and Ctrl-C / SIGTERM during real trainings."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +143,52 @@ def test_deferred_interrupts_wait_for_a_safe_point_then_a_second_one_is_at_once(
             os.kill(os.getpid(), signal.SIGINT)
         assert caught.value.exit_code == 130
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+# tiny runs of a few steps per second; checkpoints every 2 steps show progress
+TINY_RUNS = {
+    "cogan": ["--width", "0.0625", "--batch-size", "8"],
+    "cyclegan": ["--model", "pix2pix", "--ngf", "8", "--ndf", "8", "--batch-size", "2",
+                 "--precision", "float32"],
+}
+
+
+@pytest.mark.parametrize("package,signum", [("cogan", signal.SIGTERM),
+                                            ("cyclegan", signal.SIGINT)],
+                         ids=["cogan-SIGTERM", "cyclegan-SIGINT"])
+def test_signal_saves_the_step_says_how_to_resume_and_the_command_resumes(tmp_path, package,
+                                                                          signum):
+    """kill (SIGTERM) or Ctrl-C (SIGINT) during `python -m PACKAGE train`: a
+    checkpoint of the step reached, one line naming it and the command that
+    resumes, exit 143 / 130; that command continues from the step."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", package, "train", "--run", str(run), *TINY_RUNS[package],
+         "--steps", "100000", "--checkpoint-every", "2", "--sample-every", "100000",
+         "--log-every", "100000", "--quiet"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (run / "checkpoints" / "checkpoint").exists():
+        if proc.poll() is not None:
+            pytest.fail(f"training ended early ({proc.returncode}): {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no checkpoint after 300 s")
+        time.sleep(0.2)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err[-2000:]
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == 1, err[-2000:]
+    m = re.fullmatch(rf"interrupted \({signum.name}\): step (\d+) saved in (.+); resume with: "
+                     rf"python -m {package} train --run (.+)", lines[0])
+    assert m and m[2] == m[3] == str(run), lines[0]
+    step = int(m[1])
+    assert step >= 2 and (run / "checkpoints" / f"ckpt-{step}.index").exists()
+    saved = json.loads((run / "history.json").read_text())
+    assert [h["step"] for h in saved] == list(range(1, step + 1))
+    # the resume command (one more step): the saved rows are kept as they were
+    cli = importlib.import_module(f"{package}.__main__").main
+    assert cli(["train", "--run", str(run), "--steps", str(step + 1), "--quiet"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert history[:step] == saved and history[-1]["step"] == step + 1
