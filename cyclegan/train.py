@@ -229,8 +229,9 @@ def make_pix2pix_step(nets: Nets, g_opt, d_opt, strategy: tf.distribute.Strategy
 def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
                 ) -> Callable[[int, int, int], tf.data.Dataset]:
     """``stream(per_replica_batch, start_element, shard) -> Dataset`` of ``(a, b)``
-    batches in [0, 1] for ``config.data``. Checks the data first (ConfigError
-    naming ``data`` or ``image_size``; a folder's layout, naming it)."""
+    batches in [0, 1] for ``config.data``. Checks that the data exists first
+    (ConfigError naming ``data`` or ``image_size``); a folder's layout and
+    files are checked when the stream is made (ValueError naming them)."""
     from data import mnistm, translation
 
     config.check_data()
@@ -260,8 +261,6 @@ def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
             config.data[5:], batch_size=b, image_size=size, load_size=load_size,
             seed=config.seed + shard, start_step=start)
     aligned = config.model == "pix2pix"
-    # the layout now, not at the first step
-    translation.aligned_files(config.data) if aligned else translation.unaligned_files(config.data)
     return lambda b, start, shard: translation.folder_stream(
         config.data, aligned=aligned, batch_size=b, image_size=size, load_size=load_size,
         seed=config.seed, start_step=start, shard=shard, skip_bad=config.skip_bad_images)

@@ -33,7 +33,7 @@ from cyclegan import (
 )
 from cyclegan.__main__ import main as cli
 from cyclegan.metrics import cyclegan_scores, dark_stroke, paired_scores
-from cyclegan.train import make_cyclegan_step
+from cyclegan.train import make_cyclegan_step, make_stream
 from data import read_provenance, save_image
 from data.mnist import load_mnist
 
@@ -183,6 +183,23 @@ def test_run_folder_options_and_guards(tmp_path, digits, cyclegan_runs):
         f.write_bytes(b"garbage" * 10)
     with pytest.raises(ValueError, match="ckpt-3"):
         train(config, x_train=digits, show_progress=False)
+
+
+def test_a_corrupt_training_image_is_named_or_skipped(tmp_path):
+    root = tmp_path / "data"
+    for side in ("trainA", "trainB"):
+        for i in range(2):
+            save_image(root / side / f"{i}.png", np.full((40, 40, 3), i / 2, np.float32),
+                       generator="test")
+    (root / "trainB" / "broken.jpg").write_bytes(b"not a jpeg")
+    run = tmp_path / "run"
+    config = TrainConfig(run_dir=str(run), data=str(root), **TINY)
+    with pytest.raises(ValueError, match=r"broken\.jpg.*--skip-bad-images"):
+        train(config, show_progress=False)
+    assert not run.exists()
+    skipping = dataclasses.replace(config, skip_bad_images=True)
+    a, b = next(iter(make_stream(skipping)(2, 0, 0)))
+    assert a.shape == b.shape == (2, 32, 32, 3)
 
 
 def test_bad_config_values_are_named(monkeypatch):
