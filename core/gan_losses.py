@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss"]
+from core.config import GAN_LOSSES  # TF-free, for the CLI help
 
-GAN_LOSSES = ("bce", "lsgan")
+__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss"]
 
 
 def _bce(logits: tf.Tensor, target: float) -> tf.Tensor:

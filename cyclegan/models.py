@@ -25,10 +25,10 @@ from keras import layers
 
 from core.layers import InstanceNormalization, ReflectionPadding2D, normal_init
 
+from .config import GENERATOR_NAMES as GENERATORS  # TF-free, for the CLI help
+
 __all__ = ["GENERATORS", "build_generator", "resnet_generator", "size_multiple",
            "unet_generator"]
-
-GENERATORS = ("unet", "resnet6", "resnet9")
 
 
 def _tanh_f32(x, dtype):

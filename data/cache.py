@@ -27,6 +27,7 @@ __all__ = [
     "cache_dir",
     "download",
     "fetch_wheel_member",
+    "quiet_keras_download",
     "sha256_file",
     "wheel_member",
 ]
@@ -61,6 +62,20 @@ def _check_digest(name: str, actual: str, expected: str | None) -> None:
             f"{name}: SHA-256 mismatch, expected {expected.lower()} but got {actual}; "
             "the file is corrupt or not the one this project was written for"
         )
+
+
+@contextlib.contextmanager
+def quiet_keras_download() -> Iterator[None]:
+    """Hold back what Keras prints while it tries a download ("Downloading
+    data from URL", its progress bar) and show it only if the block succeeds:
+    offline, the attempt fails at once and its line would be noise on every
+    call before the fallback is used."""
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    sys.stdout.write(buffer.getvalue())
 
 
 @contextlib.contextmanager

