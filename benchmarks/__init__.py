@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,19 +22,12 @@ def write_result(report: dict, stem: str, out: Path | None = None) -> Path:
             tmp.write_text(text)
         return out
     now = datetime.now(timezone.utc)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / f".{stem}-{os.getpid()}.part"
-    tmp.write_text(text)
+    from data.cache import write_new
+
+    base = f"{stem}-{now:%Y-%m-%d}"
+    names = [base, f"{base}-{now:%H%M%S}"] + [f"{base}-{now:%H%M%S}-{k}" for k in range(2, 1000)]
     try:
-        base = f"{stem}-{now:%Y-%m-%d}"
-        names = [base, f"{base}-{now:%H%M%S}"] + [f"{base}-{now:%H%M%S}-{k}" for k in range(2, 1000)]
-        for name in names:
-            target = RESULTS / f"{name}.json"
-            try:
-                os.link(tmp, target)  # fails if the name exists: never replaces a file
-            except FileExistsError:
-                continue
-            return target
-        raise OSError(f"{RESULTS}: no free result name for {stem!r} today")
-    finally:
-        tmp.unlink(missing_ok=True)
+        return write_new((RESULTS / f"{name}.json" for name in names),
+                         lambda tmp: tmp.write_text(text))
+    except FileExistsError:
+        raise OSError(f"{RESULTS}: no free result name for {stem!r} today") from None

