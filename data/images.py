@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
-from .cache import atomic_path, download
+from .cache import atomic_path, download, numbered, write_new
 
 __all__ = [
     "CHECK_SIDE",
@@ -375,8 +375,11 @@ def to_uint8(image: Any) -> np.ndarray:
 
 
 def save_image(path: str | os.PathLike, image: Any, *, generator: str,
-               params: Mapping[str, Any] | None = None) -> Path:
-    """Write ``image`` (float RGB in [0, 1]) as PNG, atomically, marked synthetic.
+               params: Mapping[str, Any] | None = None, replace: bool = True) -> Path:
+    """Write ``image`` (float RGB in [0, 1]) as PNG, atomically, marked
+    synthetic; return the path written. ``replace=False``: never replace a
+    file; the first free name of ``path``, ``STEM_1.png``, ``STEM_2.png``, ...
+    is used (see :func:`data.cache.write_new`).
 
     The PNG carries text chunks ``AI-Generated: true``, ``DigitalSourceType``
     (IPTC trainedAlgorithmicMedia), ``Generator`` and ``Parameters`` (JSON),
@@ -394,6 +397,8 @@ def save_image(path: str | os.PathLike, image: Any, *, generator: str,
                                  "Not a photograph of a real scene.")
     meta.add_text("Software", "deepfake-lab")
     pil = Image.fromarray(to_uint8(image), mode="RGB")
+    if not replace:
+        return write_new(numbered(path), lambda tmp: pil.save(tmp, format="PNG", pnginfo=meta))
     with atomic_path(path) as tmp:
         pil.save(tmp, format="PNG", pnginfo=meta)
     return path

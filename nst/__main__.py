@@ -2,8 +2,10 @@
 
 Every flag is checked, the images are read and ``-o`` is tried for writing
 before TensorFlow and VGG19 load. Ctrl-C or SIGTERM during the optimisation
-saves the image so far to ``-o``, marked partial in its metadata (exit 130 /
-143). ``--help`` imports no TensorFlow.
+saves the image so far, marked partial in its metadata, to ``-o``, or, if that
+file exists (an earlier result), beside it as ``STEM.partial.png`` (``_1``,
+``_2``, ... if taken): an interruption never replaces a file (exit 130 / 143).
+``--help`` imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("styles", nargs="+", metavar="style",
                    help="style image(s) (path or URL); several are blended, see --blend")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="PNG",
-                   help="output .png (its folder must exist); a partial image is saved there "
-                        "on Ctrl-C")
+                   help="output .png (its folder must exist); on Ctrl-C the image so far is "
+                        "saved there, or beside it as STEM.partial.png if the file exists")
     p.add_argument("--size", type=int, default=512, metavar="PX",
                    help="longer side of the output in pixels (>= 16)")
     p.add_argument("--steps", type=int, nargs="+", default=[1000], metavar="N",
@@ -127,11 +129,23 @@ def check_writable(path: Path, name: str) -> None:
     os.unlink(probe)
 
 
-def _write_history(path: Path, history: list) -> None:
-    from data import atomic_path
+def _write_history(path: Path, history: list, *, replace: bool = True) -> Path:
+    """Write ``history`` as JSON to ``path`` (``replace=False``: to its first
+    free numbered name, see :func:`data.cache.write_new`); return the path."""
+    from data.cache import atomic_path, numbered, write_new
 
+    text = json.dumps(history, indent=1)
+    if not replace:
+        return write_new(numbered(path), lambda tmp: tmp.write_text(text))
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(history, indent=1))
+        tmp.write_text(text)
+    return path
+
+
+def _partial(path: Path) -> Path:
+    """Where an interrupted run saves what belongs in ``path``: ``path``
+    itself unless it exists, else ``STEM.partial.SUFFIX`` beside it."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}") if path.exists() else path
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -173,15 +187,18 @@ def _run(args: argparse.Namespace) -> int:
             raise Interrupted(exc.signum) from None
         result, interrupted = exc.result, exc
     params = dict(result.params, content=str(args.content), styles=[str(s) for s in args.styles])
-    save_image(args.output, result.image, generator="nst.stylize (Gatys et al., VGG19)",
-               params=params)
+    done = interrupted is None  # a partial result never replaces a file (an earlier result)
+    out = save_image(args.output if done else _partial(args.output), result.image,
+                     generator="nst.stylize (Gatys et al., VGG19)", params=params, replace=done)
     if args.history:
-        _write_history(args.history, result.history)
-    if interrupted is not None:
+        history = _write_history(args.history if done else _partial(args.history),
+                                 result.history, replace=done)
+    if not done:
         h, w = result.image.shape[:2]
         raise Interrupted(interrupted.signum,
                           f"partial image (step {len(result.history)} of "
-                          f"{sum(result.params['steps'])}, {w}x{h} px) saved to {args.output}")
+                          f"{sum(result.params['steps'])}, {w}x{h} px) saved to {out}"
+                          + (f", its loss history to {history}" if args.history else ""))
     last = result.history[-1] if result.history else {}
     print(f"wrote {args.output}  loss={last.get('loss', float('nan')):.4g}  "
           f"steps={len(result.history)}  {result.seconds:.1f}s")

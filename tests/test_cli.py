@@ -162,8 +162,46 @@ def test_a_signal_saves_the_partial_image(tmp_path, capsys, monkeypatch, vgg_ima
     name = signal.Signals(signum).name
     assert code == 128 + signum
     assert capsys.readouterr().err == (f"interrupted ({name}): partial image (step 4 of 50, "
-                                       f"32x21 px) saved to {out}\n")
+                                       f"32x21 px) saved to {out}, its loss history to {hist}\n")
     params = read_provenance(out)["Parameters"]
     assert params["partial"] is True and params["step"] == 4
     assert len(json.loads(hist.read_text())) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hist.json", "out.png"]
+
+
+def test_an_interruption_never_replaces_a_file(tmp_path, capsys, monkeypatch):
+    """-o and --history exist (an earlier result): the partial image and history
+    go beside them as STEM.partial.*, numbered when that name is taken too."""
+    import importlib
+
+    import numpy as np
+    from PIL import Image
+
+    stylize_module = importlib.import_module("nst.stylize")
+    image = np.random.default_rng(0).uniform(size=(21, 32, 3)).astype(np.float32)
+    history = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}]
+
+    def interrupted(*args, **kwargs):  # as stylize() ends on SIGTERM after step 2
+        result = stylize_module.StylizeResult(image=image, history=history,
+                                              params={"steps": [50], "partial": True, "step": 2})
+        raise stylize_module.StylizeInterrupted(result, signal.SIGTERM)
+
+    monkeypatch.setattr(stylize_module, "stylize", interrupted)
+    out, hist = tmp_path / "out.png", tmp_path / "hist.json"
+    mine = {"out.png": b"earlier result", "hist.json": b"earlier history",
+            "out.partial.png": b"earlier partial"}
+    for name, data in mine.items():
+        (tmp_path / name).write_bytes(data)
+    for image_name, history_name in [("out.partial_1.png", "hist.partial.json"),
+                                     ("out.partial_2.png", "hist.partial_1.json")]:
+        assert main(PAIR + ["-o", str(out), "--history", str(hist), "--quiet"]) == 143
+        assert capsys.readouterr().err == (
+            f"interrupted (SIGTERM): partial image (step 2 of 50, 32x21 px) saved to "
+            f"{tmp_path / image_name}, its loss history to {tmp_path / history_name}\n")
+        saved = np.asarray(Image.open(tmp_path / image_name), np.float32) / 255
+        np.testing.assert_allclose(saved, image, atol=0.5 / 255 + 1e-6)  # PNG rounding
+        assert read_provenance(tmp_path / image_name)["Parameters"]["partial"] is True
+        assert json.loads((tmp_path / history_name).read_text()) == history
+    for name, data in mine.items():
+        assert (tmp_path / name).read_bytes() == data
+    assert len(list(tmp_path.iterdir())) == 7  # no temporary files left
