@@ -23,7 +23,7 @@ import signal
 import sys
 import typing
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from core.config import ConfigError, has_checkpoint
@@ -36,9 +36,12 @@ __all__ = ["Interrupted", "add_config_arguments", "add_train_command", "command_
 _FLAGS = {"run_dir": "--run"}
 
 
-def flag(name: str) -> str:
-    """How the command lines spell an option field: ``batch_size`` ->
-    ``--batch-size`` (``run_dir`` -> ``--run``)."""
+def flag(name: str, aliases: Mapping[str, str] | None = None) -> str:
+    """How the command lines spell an option field or argument: ``batch_size``
+    -> ``--batch-size`` (``run_dir`` -> ``--run``); ``aliases`` holds a
+    command's own spellings (``{"style_blend": "--blend"}``)."""
+    if aliases and name in aliases:
+        return aliases[name]
     return _FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
@@ -112,12 +115,13 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def run_main(body: Callable[[], int | None], *, resume: str | Callable[[], str] | None = None,
-             prog: str = "") -> int:
+             prog: str = "", flags: Mapping[str, str] | None = None) -> int:
     """Run ``body()`` and return its exit code (0 for None); expected failures
     become one line on stderr instead of a traceback.
 
     ``resume``: the command that continues an interrupted run (or a function
-    returning it), printed after an interruption.
+    returning it), printed after an interruption. ``flags``: how this command
+    spells names that :func:`flag` does not derive (see there).
     """
     prefix = f"{prog}: " if prog else ""
 
@@ -137,7 +141,8 @@ def run_main(body: Callable[[], int | None], *, resume: str | Callable[[], str] 
         print(f"{prefix}interrupted ({name}): {saved}{tail}", file=sys.stderr)
         return 128 + signum
     except ValueError as exc:
-        message = exc.spelled(flag) if isinstance(exc, ConfigError) else str(exc)
+        message = (exc.spelled(lambda name: flag(name, flags)) if isinstance(exc, ConfigError)
+                   else str(exc))
         print(f"{prefix}error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:

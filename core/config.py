@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["GAN_LOSSES", "STRATEGIES", "ConfigError", "RunOptions", "describe_changes",
-           "has_checkpoint", "invalid", "loop_option", "option"]
+           "has_checkpoint", "invalid", "literal", "loop_option", "option"]
 
 #: GAN objectives (see :mod:`core.gan_losses`)
 GAN_LOSSES = ("bce", "lsgan")
@@ -58,7 +58,8 @@ def loop_option(name: str, default: Any = None) -> Any:
     return option(shared if default is None else default, text, choices=choices, unit=unit)
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """``text`` escaped for a :class:`ConfigError` template (its braces kept as text)."""
     return str(text).replace("{", "{{").replace("}", "}}")
 
 
@@ -78,14 +79,14 @@ class ConfigError(ValueError):
 
 def invalid(name: str, expected: str, value: Any) -> ConfigError:
     """``ConfigError("NAME must be EXPECTED, got VALUE")``."""
-    return ConfigError("{} must be " + _literal(expected) + ", got " + _literal(repr(value)), name)
+    return ConfigError("{} must be " + literal(expected) + ", got " + literal(repr(value)), name)
 
 
 def describe_changes(where: str, changes: dict[str, tuple[Any, Any]]) -> ConfigError:
     """The error for a resume whose options differ from the saved run's:
     ``changes`` maps option -> (saved, given)."""
-    diffs = ", ".join("{}: " + _literal(f"{old!r} -> {new!r}") for old, new in changes.values())
-    return ConfigError(_literal(f"{where}: cannot resume, options differ from the saved run (")
+    diffs = ", ".join("{}: " + literal(f"{old!r} -> {new!r}") for old, new in changes.values())
+    return ConfigError(literal(f"{where}: cannot resume, options differ from the saved run (")
                        + diffs + "); use a new run folder", *changes)
 
 

@@ -23,6 +23,8 @@ from core.cli import add_train_command, command_parser, config_for_cli, resume_c
 from .config import TrainConfig
 
 PROG = "python -m cyclegan"
+#: how ``translate`` spells translate_folder()'s arguments (for error messages)
+TRANSLATE_FLAGS = {"src": "--input", "dst": "--output"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run", required=True, help="run folder")
     t.add_argument("--input", required=True, type=Path, help="folder of images")
     t.add_argument("--output", required=True, type=Path,
-                   help="folder for the PNGs (existing files are kept)")
+                   help="folder for the PNGs, not --input (nothing is replaced: a name already "
+                   "there gets _1, _2, ...)")
     t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
                    help="AtoB: G; BtoA: F, CycleGAN only (default AtoB)")
     t.add_argument("--max-side", type=int, default=1024, metavar="PX",
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     body = {"train": _train, "translate": _translate, "evaluate": _evaluate,
             "export": _export}[args.command]
     resume = resume_command(PROG, args.run) if args.command == "train" else None
-    return run_main(lambda: body(args), resume=resume)
+    return run_main(lambda: body(args), resume=resume, flags=TRANSLATE_FLAGS)
 
 
 if __name__ == "__main__":

@@ -80,37 +80,44 @@ def run_generator(generator: keras.Model, images: np.ndarray | tf.Tensor, *,
 def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | os.PathLike, *,
                      max_side: int | None = 1024, params: dict | None = None,
                      skip_bad: bool = False) -> list[Path]:
-    """Translate every image in ``src`` into ``dst/<stem>.png`` (marked
-    synthetic). Inputs sharing a stem (compared case-insensitively) become
-    ``<stem>_<ext>.png``, and a name still taken gets ``_1``, ``_2``, ... so
-    no output of one call overwrites another; files already in ``dst`` with
-    those names are replaced. Returns the written paths. Images keep their size, except
+    """Translate every image in ``src`` (not its subfolders) into
+    ``dst/<stem>.png`` (marked synthetic); return the written paths.
+
+    Nothing is replaced: inputs sharing a stem (compared case-insensitively)
+    become ``<stem>_<ext>.png``, and a name still taken, by another input or
+    by a file already in ``dst`` (e.g. an earlier call's), gets ``_1``, ``_2``,
+    ... ``dst`` may not be ``src`` itself. Images keep their size, except
     that those with a side over ``max_side`` px (None: no bound) are shrunk to
     it, with a printed note: a CPU runs out of memory on very large images.
 
     Every file is checked first with the loader used for translation: an
     unreadable one raises a ValueError naming it before anything is written,
-    or, with ``skip_bad``, is left out with a warning counting the skipped."""
-    from data.images import check_images, load_image, longest_side, save_image
+    or, with ``skip_bad``, is left out with a warning counting the skipped.
+    Bad arguments raise :class:`core.config.ConfigError` naming them."""
+    from core.config import ConfigError, literal
+    from data.images import check_images, check_max_side, load_image, longest_side, save_image
 
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
-        raise ValueError(f"{src}: not a folder of images")
-    if max_side is not None and max_side < 1:
-        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
+        raise ConfigError("{} " + literal(f"{src}: not a folder of images"), "src")
+    if dst.resolve() == src.resolve():  # the outputs would mix with (and grow) the inputs
+        raise ConfigError("{} " + literal(f"{dst}: is the same folder as ") + "{}; choose "
+                          "another folder for the outputs", "dst", "src")
+    check_max_side(max_side)
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"{src}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
     stem_counts = Counter(p.stem.lower() for p in files)  # before skipping: names stay stable
+    # compared lower-case: some file systems ignore case
+    used = {p.name.lower() for p in dst.iterdir()} if dst.is_dir() else set()
     names = {}
-    used: set[str] = set()  # compared lower-case: some file systems ignore case
     for path in files:
         name = path.stem if stem_counts[path.stem.lower()] == 1 else \
             f"{path.stem}_{path.suffix[1:]}"
         base, k = name, 1
-        while name.lower() in used:
+        while f"{name}.png".lower() in used:
             name, k = f"{base}_{k}", k + 1
-        used.add(name.lower())
+        used.add(f"{name}.png".lower())
         names[path] = name
     written = []
     for path in check_images(files, skip_bad=skip_bad):
@@ -118,8 +125,9 @@ def translate_folder(generator: keras.Model, src: str | os.PathLike, dst: str | 
         if max_side is not None and longest_side(path) > max_side:
             print(f"{path}: shrunk to {image.shape[1]}x{image.shape[0]} (max_side={max_side})")
         out = run_generator(generator, image)
+        # replace=False: a file another process wrote since the listing is kept too
         written.append(save_image(dst / f"{names[path]}.png", out, generator=generator.name,
-                                  params=dict(params or {}, source=path.name)))
+                                  params=dict(params or {}, source=path.name), replace=False))
     return written
 
 

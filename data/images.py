@@ -29,6 +29,7 @@ __all__ = [
     "IPTC_SYNTHETIC",
     "MAX_PIXELS",
     "check_images",
+    "check_max_side",
     "decode_image",
     "load_image",
     "longest_side",
@@ -184,9 +185,13 @@ def _decode(path: Path, name: str, *, at_least: int | None, max_pixels: int,
     return array, (top, left, bottom, right), (h, w)
 
 
-def _valid_side(max_side: int | None) -> None:
-    if max_side is not None and max_side < 1:
-        raise ValueError(f"max_side must be a positive number of pixels, got {max_side}")
+def check_max_side(max_side: int | None) -> None:
+    """Raise :class:`core.config.ConfigError` naming ``max_side`` unless it is
+    None or a positive number of pixels."""
+    if max_side is not None and not max_side >= 1:
+        from core.config import invalid
+
+        raise invalid("max_side", "a positive number of pixels or None", max_side)
 
 
 def _fit(h: int, w: int, max_side: int | None) -> tuple[int, int]:
@@ -220,7 +225,7 @@ def _resize(image: np.ndarray, size: tuple[int, int],
 def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
     """Shrink ``(H, W, C)`` so its longer side is at most ``max_side``, keeping
     the aspect ratio (antialiased bilinear). Never enlarges."""
-    _valid_side(max_side)
+    check_max_side(max_side)
     return _resize(image, _fit(*image.shape[:2], max_side))
 
 
@@ -255,7 +260,7 @@ def load_image(source: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_
       ValueError: naming the file, if it is missing, empty, truncated, not a
         JPEG/PNG/GIF/BMP/WebP image, or larger than ``max_pixels``.
     """
-    _valid_side(max_side)
+    check_max_side(max_side)
     path = _local(source, sha256)
     at_least = None if max_side is None else 2 * max_side  # the last resize still antialiases
     array, window, (h, w) = _decode(path, str(source), at_least=at_least, max_pixels=max_pixels)

@@ -376,7 +376,16 @@ def test_cli_pix2pix_train_evaluate_translate_export(tmp_path, capsys):
     save_image(src / "a.png", np.zeros((28, 28, 3), np.float32), generator="test")
     assert cli(["translate", "--run", run, "--input", str(src), "--output",
                 str(tmp_path / "out")]) == 0
-    assert (tmp_path / "out" / "a.png").exists()
+    first = (tmp_path / "out" / "a.png").read_bytes()
+    # again into the same folder: the earlier output is kept, the new one numbered
+    assert cli(["translate", "--run", run, "--input", str(src), "--output",
+                str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "a.png").read_bytes() == first
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "a_1.png"]
+    capsys.readouterr()
+    assert cli(["translate", "--run", run, "--input", str(src), "--output", str(src)]) == 2
+    assert capsys.readouterr().err == (f"error: --output {src}: is the same folder as --input; "
+                                       "choose another folder for the outputs\n")
     assert cli(["translate", "--run", run, "--input", str(src), "--output",
                 str(tmp_path / "o2"), "--direction", "BtoA"]) == 2
     assert "needs a CycleGAN run" in capsys.readouterr().err

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from core.config import ConfigError
 from cyclegan.infer import export_generator, load_exported, translate_folder
 
 
@@ -131,6 +132,30 @@ def test_translate_folder_checks_every_file_first(tmp_path, rng, generator, caps
     expected = (generator(good * 2 - 1, training=False).numpy()[0] + 1) / 2
     np.testing.assert_allclose(np.asarray(Image.open(written[0])) / 255, expected,
                                atol=0.5 / 255 + 1e-6)  # PNG rounding
+
+
+def test_translate_folder_never_replaces_a_file(tmp_path, rng, generator):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).save(src / name)
+    dst.mkdir()
+    mine = {"a.png": b"earlier", "A_1.png": b"earlier too"}  # names compared ignoring case
+    for name, data in mine.items():
+        (dst / name).write_bytes(data)
+    first = translate_folder(generator, src, dst)
+    assert [p.name for p in first] == ["a_2.png", "b.png"]
+    again = translate_folder(generator, src, dst)  # an earlier call's outputs are kept too
+    assert [p.name for p in again] == ["a_3.png", "b_1.png"]
+    assert {name: (dst / name).read_bytes() for name in mine} == mine
+    assert [(dst / p.name).read_bytes() for p in first] == [p.read_bytes() for p in again]
+    assert len(list(dst.iterdir())) == 6
+    # the input folder itself, however spelled, is refused before anything is written
+    before = _files(src)
+    for same in (src, tmp_path / "in" / ".." / "in"):
+        with pytest.raises(ConfigError, match=r"^dst .*: is the same folder as src; choose "):
+            translate_folder(generator, src, same)
+    assert _files(src) == before
 
 
 def test_write_result_never_overwrites(tmp_path, monkeypatch):
