@@ -17,8 +17,11 @@ resumed run computes exactly what an uninterrupted run computes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import re
 import signal
 import time
 import warnings
@@ -210,34 +213,59 @@ class Run:
         try:
             return self.manager.save(checkpoint_number=int(self.step.numpy()))
         except tf.errors.OpError as exc:  # disk full, permissions: say where
-            raise OSError(None, exc.message.splitlines()[0] if exc.message else type(exc).__name__,
-                          str(self.manager.directory)) from None
+            raise _os_error(exc, self.manager.directory) from None
 
     # -- logging --------------------------------------------------------------
     @property
-    def writer(self) -> tf.summary.SummaryWriter:
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.dir / "logs"))
-        return self._writer
+    def logs_dir(self) -> Path:
+        return self.dir / "logs"
+
+    @contextlib.contextmanager
+    def _summaries(self, step: int) -> Iterator[None]:
+        """TensorBoard writes at ``step``; their failures (TensorFlow's
+        OpError: disk full, ``logs`` not a folder) raise OSError naming it."""
+        try:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(str(self.logs_dir))
+            with self._writer.as_default(step=step):
+                yield
+        except tf.errors.OpError as exc:
+            raise _os_error(exc, self.logs_dir) from None
 
     def log_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-        with self.writer.as_default(step=step):
+        """Log ``scalars`` to TensorBoard (OSError naming ``logs`` on failure)."""
+        with self._summaries(step):
             for name, value in scalars.items():
                 tf.summary.scalar(name, float(value))
 
-    def log_images(self, step: int, name: str, grid: np.ndarray) -> Path:
-        """Log a grid to TensorBoard and save it as ``samples/NAME_STEP.png``."""
+    def log_image(self, step: int, name: str, grid: np.ndarray) -> None:
+        """Log a grid ``(H, W, 3)`` in [0, 1] to TensorBoard (OSError naming ``logs`` on failure)."""
+        with self._summaries(step):
+            tf.summary.image(name, grid[None], max_outputs=1)
+
+    def save_sample(self, step: int, name: str, grid: np.ndarray) -> Path:
+        """Save a grid ``(H, W, 3)`` in [0, 1] as ``samples/NAME_STEP.png`` (marked synthetic)."""
         from data.images import save_image
 
-        with self.writer.as_default(step=step):
-            tf.summary.image(name, grid[None], max_outputs=1)
         return save_image(self.dir / "samples" / f"{name}_{step:06d}.png", grid,
                           generator=self.options.get("model", "gan"), params={"step": step})
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Flush and close the TensorBoard writer (OSError naming ``logs`` on failure)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except tf.errors.OpError as exc:
+                raise _os_error(exc, self.logs_dir) from None
+
+
+def _os_error(exc: tf.errors.OpError, path: str | os.PathLike) -> OSError:
+    """TensorFlow's error for a file-system failure as an OSError naming ``path``."""
+    lines = (exc.message or "").splitlines()
+    # TensorFlow wraps the reason in the op's names: {{function_node ...}} REASON [Op:...]
+    text = re.sub(r"^\{\{.*?\}\}\s*|\s*\[Op:.*$", "", lines[0] if lines else "").strip()
+    return OSError(None, text or type(exc).__name__, str(path))
 
 
 def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tensor]],
@@ -254,8 +282,9 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
     steps the losses (and ``extra_scalars()``, e.g. the learning rate) go to
     TensorBoard, every ``sample_every`` steps ``sample_fn()``'s grid is saved,
     every ``checkpoint_every`` steps (and at the end) a checkpoint is
-    written. A sample grid that cannot be written (disk full, permissions)
-    is reported once and training goes on.
+    written. A sample grid or TensorBoard log that cannot be written (disk
+    full, permissions) is reported once (each) and training goes on; a
+    checkpoint that cannot be written raises OSError naming the path.
 
     Ctrl-C (SIGINT) or SIGTERM ends the loop after the step under way (a
     second one at once): that step is recorded and saved, then
@@ -263,17 +292,22 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
     """
     bar = progress(end - start, desc=desc, disable=not show_progress)
     t0 = time.perf_counter()
-    sample_failed = False
+    failed: set[str] = set()
+
+    def optional(what: str, write: Callable[[], Any]) -> None:
+        """A write training does not need: its first failure is reported."""
+        try:
+            write()
+        except OSError as exc:
+            if what not in failed:
+                warnings.warn(f"{describe_os_error(exc)}: {what} not written; training goes on "
+                              "(later failures are not reported)", stacklevel=3)
+            failed.add(what)
 
     def save_sample(step: int) -> None:
-        nonlocal sample_failed
-        try:
-            run.log_images(step, "samples", sample_fn())
-        except OSError as exc:
-            if not sample_failed:
-                warnings.warn(f"{describe_os_error(exc)}: sample grid not written; training "
-                              "goes on (later failures are not reported)", stacklevel=3)
-            sample_failed = True
+        grid = sample_fn()
+        optional("sample grid", lambda: run.save_sample(step, "samples", grid))
+        optional("TensorBoard log", lambda: run.log_image(step, "samples", grid))
 
     try:
         with deferred_interrupts() as pending:
@@ -287,8 +321,8 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
                     break  # saved below
                 if done % log_every == 0:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
-                    run.log_scalars(done, dict(losses, **(extra_scalars() if extra_scalars
-                                                          else {})))
+                    scalars = dict(losses, **(extra_scalars() if extra_scalars else {}))
+                    optional("TensorBoard log", lambda: run.log_scalars(done, scalars))
                 if done % sample_every == 0 or done == end:
                     save_sample(done)
                 if done % checkpoint_every == 0 or done == end:
@@ -296,10 +330,18 @@ def run_steps(run: Run, step_fn: Callable[[Any, tf.Tensor], Mapping[str, tf.Tens
         if pending:
             raise Interrupted(pending[0])
     except KeyboardInterrupt as exc:
+        step = int(run.step.numpy())
+        if step > (run.history[-1]["step"] if run.history else start):
+            # a second signal between a step and its row: the step counts, its losses were
+            # not read (NaN), so history and checkpoint still agree row for step
+            names = [k for k in (run.history[-1] if run.history else {})
+                     if k not in ("step", "seconds")]
+            run.history.append(dict(step=step, seconds=time.perf_counter() - t0,
+                                    **dict.fromkeys(names, math.nan)))
         run.save()  # step counter and weights moved together: resume continues here
         raise Interrupted(getattr(exc, "signum", signal.SIGINT),
-                          saved=f"step {int(run.step.numpy())} saved in {run.dir}") from None
+                          saved=f"step {step} saved in {run.dir}") from None
     finally:
         bar.close()
-        run.close()
+        optional("TensorBoard log", run.close)
     return time.perf_counter() - t0
