@@ -77,9 +77,13 @@ class ConfigError(ValueError):
         return self.template.format(*map(spell, self.names))
 
 
-def invalid(name: str, expected: str, value: Any) -> ConfigError:
-    """``ConfigError("NAME must be EXPECTED, got VALUE")``."""
-    return ConfigError("{} must be " + literal(expected) + ", got " + literal(repr(value)), name)
+def invalid(name: str, expected: str, value: Any, *, refs: Iterable[str] = ()) -> ConfigError:
+    """``ConfigError("NAME must be EXPECTED, got VALUE")``. Other options
+    ``expected`` mentions are ``{}`` placeholders in it, filled from ``refs``
+    (and so spelled like ``name``); without ``refs`` its braces are text."""
+    refs = tuple(refs)
+    text = expected if refs else literal(expected)
+    return ConfigError("{} must be " + text + ", got " + literal(repr(value)), name, *refs)
 
 
 def describe_changes(where: str, changes: dict[str, tuple[Any, Any]]) -> ConfigError:

@@ -27,6 +27,18 @@ PROG = "python -m cyclegan"
 TRANSLATE_FLAGS = {"src": "--input", "dst": "--output"}
 
 
+def _pixels_or_zero(text: str) -> int:
+    """``--max-side``'s type: a whole number of pixels >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0 (0: no limit), "
+                                         f"got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand (imports no TensorFlow)."""
     ap, sub = command_parser(PROG, __doc__)
@@ -39,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "there gets _1, _2, ...)")
     t.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
                    help="AtoB: G; BtoA: F, CycleGAN only (default AtoB)")
-    t.add_argument("--max-side", type=int, default=1024, metavar="PX",
+    t.add_argument("--max-side", type=_pixels_or_zero, default=1024, metavar="PX",
                    help="shrink images with a longer side to this many px (0: no limit; "
                    "default 1024)")
     t.add_argument("--skip-bad-images", action="store_true",

@@ -122,7 +122,8 @@ class TrainConfig(RunOptions):
             if not float(getattr(self, name)) >= 0:
                 raise invalid(name, ">= 0", getattr(self, name))
         if self.load_size and self.load_size < self.image_size:
-            raise invalid("load_size", f"0 or >= image_size ({self.image_size})", self.load_size)
+            raise invalid("load_size", f"0 or >= {{}} ({self.image_size})", self.load_size,
+                          refs=["image_size"])
         if self.image_size < 17:  # three stride-2 halvings must leave the PatchGAN 3 px
             raise invalid("image_size", "at least 17 (the PatchGAN discriminator's minimum)",
                           self.image_size)

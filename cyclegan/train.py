@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.config import invalid
+from core.config import invalid, literal
 from core.gan_losses import discriminator_loss, generator_loss
 from core.image_pool import ImagePool
 from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
@@ -238,7 +238,8 @@ def make_stream(config: TrainConfig, x_train: np.ndarray | None = None
     size = config.image_size
     if config.data in ("mnist_mnistm", "mnistm_to_mnist"):
         if size != mnistm.DIGIT_SIZE:
-            raise invalid("image_size", f"{mnistm.DIGIT_SIZE} for data={config.data!r}", size)
+            raise invalid("image_size", f"{mnistm.DIGIT_SIZE} for {{}} "
+                          + literal(repr(config.data)), size, refs=["data"])
         if x_train is None:
             from data.mnist import load_mnist
             (x_train, _), _ = load_mnist()

@@ -212,8 +212,10 @@ def test_bad_config_values_are_named(monkeypatch):
         TrainConfig(generator="resnet9", image_size=30)
     with pytest.raises(ValueError, match="image_size must be at least 17"):
         TrainConfig(image_size=16)
-    with pytest.raises(ValueError, match="image_size must be 32 for data='mnist_mnistm', got 64"):
+    with pytest.raises(ValueError, match="^image_size must be 32 for data 'mnist_mnistm', got 64$"):
         train(TrainConfig(image_size=64), show_progress=False)
+    with pytest.raises(ValueError, match=r"^load_size must be 0 or >= image_size \(32\), got 16$"):
+        TrainConfig(load_size=16)
     assert TrainConfig().data == "mnist_mnistm"
     assert TrainConfig(model="pix2pix").data == "mnistm_to_mnist"
     with pytest.raises(ValueError, match="data must be a paired set for pix2pix"):
@@ -229,6 +231,24 @@ def test_bad_config_values_are_named(monkeypatch):
         assert TrainConfig().precision == forced
         assert TrainConfig(precision="float32").precision == "float32"
         assert TrainConfig(precision="bf16").dtype == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--load-size", "16"], "error: --load-size must be 0 or >= --image-size (32), got 16"),
+    (["train", "--image-size", "64"],
+     "error: --image-size must be 32 for --data 'mnist_mnistm', got 64"),
+    (["translate", "--input", "in", "--output", "out", "--max-side", "-3"],
+     "python -m cyclegan translate: error: argument --max-side: expected a number of pixels "
+     ">= 0 (0: no limit), got '-3'"),
+])
+def test_cli_errors_spell_every_option_as_a_flag(tmp_path, capsys, argv, message):
+    run = tmp_path / "run"
+    try:
+        code = cli(argv[:1] + ["--run", str(run)] + argv[1:])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2 and capsys.readouterr().err.strip().splitlines()[-1] == message
+    assert not run.exists()
 
 
 MIRRORED = textwrap.dedent("""

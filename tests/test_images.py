@@ -99,6 +99,11 @@ def test_max_side_bounds_and_keeps_aspect(tmp_path):
     assert load_image(path, max_side=1000).shape == (300, 600, 3)  # never enlarged
     assert load_image(path, max_side=None).shape == (300, 600, 3)
     assert load_image(path).shape == (256, 512, 3)  # default bound 512
+    from core.config import ConfigError  # named as the argument (a CLI spells it as its flag)
+
+    with pytest.raises(ConfigError, match=r"^max_side must be a positive number of pixels or "
+                                          r"None, got -3$"):
+        load_image(path, max_side=-3)
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "truncated_png", "truncated_jpeg",
