@@ -89,13 +89,19 @@ def _face_crop(image: tf.Tensor, image_size: int) -> tf.Tensor:
 
 
 def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size: int = 64,
-                  batch_size: int = 64, seed: int = 0, source: str = "folder"
-                  ) -> tf.data.Dataset:
+                  batch_size: int = 64, seed: int = 0, source: str = "folder",
+                  skip_bad: bool = False) -> tf.data.Dataset:
     """Infinite stream of unpaired ``(with, without)`` face batches,
     ``(batch_size, image_size, image_size, 3)`` float32 in [0, 1].
 
     ``source="folder"`` reads the aligned layout under ``root``;
     ``source="tfds"`` uses ``tfds.load("celeb_a", split="train")``.
+
+    The folder's ~200k images are not checked up front (that would take
+    minutes): a corrupt one is found when it is decoded, and then stops the
+    stream with a ``tf.errors.InvalidArgumentError`` whose message names
+    the file, or, with ``skip_bad``, is left out with a printed warning
+    naming it and counting those skipped so far.
     """
     if source == "tfds":
         try:
@@ -117,9 +123,13 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
 
         def side(paths: list[Path]) -> tf.data.Dataset:
             files = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-            return files.map(lambda f: _face_crop(tf_decode_image(f, at_least=2 * image_size),
-                                                  image_size),
-                             num_parallel_calls=tf.data.AUTOTUNE)
+            images = files.map(lambda f: tf_decode_image(f, at_least=2 * image_size,
+                                                         skip_bad=skip_bad),
+                               num_parallel_calls=tf.data.AUTOTUNE)
+            if skip_bad:
+                images = images.filter(lambda x: tf.size(x) > 0)  # the skipped files
+            return images.map(lambda x: _face_crop(x, image_size),
+                              num_parallel_calls=tf.data.AUTOTUNE)
         first, second = side(with_attr), side(without)
     else:
         raise ValueError(f"source must be 'folder' or 'tfds', got {source!r}")

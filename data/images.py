@@ -277,14 +277,29 @@ def decode_image(source: str | os.PathLike, *, at_least: int | None = None,
     return _decode(path, str(source), at_least=at_least, max_pixels=max_pixels)[0]
 
 
-def tf_decode_image(path: Any, *, at_least: int | None = None) -> Any:
+_skipped_at_decode: set[str] = set()
+
+
+def tf_decode_image(path: Any, *, at_least: int | None = None, skip_bad: bool = False) -> Any:
     """:func:`decode_image` inside a ``tf.data`` pipeline: scalar string
     tensor -> float32 ``(H, W, 3)`` tensor in [0, 1] (training decodes
-    exactly as inference does)."""
+    exactly as inference does). An unreadable file fails the pipeline with
+    an error whose message names it, or, with ``skip_bad``, gives a
+    ``(0, 0, 3)`` image (drop those with ``tf.size(image) > 0``) and a printed
+    warning naming it and counting the files skipped so far (once per file)."""
     import tensorflow as tf
 
     def decode(p: bytes) -> np.ndarray:
-        return decode_image(os.fsdecode(p), at_least=at_least)
+        try:
+            return decode_image(os.fsdecode(p), at_least=at_least)
+        except ValueError as exc:
+            if not skip_bad:
+                raise
+            if str(exc) not in _skipped_at_decode:
+                _skipped_at_decode.add(str(exc))
+                print(f"warning: {exc}; skipped ({len(_skipped_at_decode)} unreadable so far)",
+                      file=sys.stderr)
+            return np.zeros((0, 0, 3), np.float32)
 
     image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
     image.set_shape([None, None, 3])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,3 +61,22 @@ def test_clear_errors(celeba, tmp_path):
         read_attributes(bad)
     with pytest.raises(ValueError, match="source must be"):
         domain_stream(celeba, "Smiling", source="web")
+
+
+def test_a_corrupt_image_is_named_when_decoded_or_skipped(celeba, capsys):
+    """Folders are too big to check up front: a corrupt face stops the stream
+    with its path in the error, or, with skip_bad, is counted and left out."""
+    bad = celeba / "img_align_celeba" / "000003.jpg"  # one of the three blond faces
+    bad.write_bytes(bad.read_bytes()[:300])
+    stream = domain_stream(celeba, "Blond_Hair", image_size=16, batch_size=3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{bad}: truncated or corrupt"):
+        next(iter(stream))
+    stream = domain_stream(celeba, "Blond_Hair", image_size=16, batch_size=2, skip_bad=True)
+    batches = iter(stream)
+    for _ in range(3):  # every pass over the files meets the corrupt one again
+        d1, _ = next(batches)
+        np.testing.assert_allclose(d1.numpy().mean(axis=(0, 1, 2)),
+                                   [250 / 255, 220 / 255, 80 / 255], atol=0.03)
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {bad}: truncated or corrupt image data") == 1, err
+    assert re.search(r"; skipped \(\d+ unreadable so far\)\n", err)  # counted per process
