@@ -45,21 +45,21 @@ import numpy as np  # noqa: E402
 
 from benchmarks import write_result  # noqa: E402
 from core.layers import InstanceNormalization  # noqa: E402
+from core.precision import cpu_flags  # noqa: E402
 
 EPSILON = 1e-5
 FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def cpu_description() -> dict:
-    model, flags = platform.processor() or platform.machine(), set()
+    model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and model in ("", platform.machine()):
                 model = line.partition(":")[2].strip()
-            elif line.startswith("flags"):
-                flags = set(line.partition(":")[2].split())
     except OSError:
         pass
+    flags = cpu_flags()
     return {"model": model, "flags": [f for f in FLAGS_OF_INTEREST if f in flags]}
 
 

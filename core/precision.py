@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PRECISION_ENV", "PRECISIONS", "bf16_supported", "keras_policy",
+__all__ = ["PRECISION_ENV", "PRECISIONS", "bf16_supported", "cpu_flags", "keras_policy",
            "resolve_precision"]
 
 #: the accepted values of every ``precision`` option in the repository
@@ -23,16 +23,21 @@ PRECISIONS = ("auto", "float32", "bf16")
 PRECISION_ENV = "DEEPFAKE_LAB_PRECISION"
 
 
-def bf16_supported(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
-    """True when the CPU has native bf16 arithmetic (AVX512_BF16 or AMX) and no
-    GPU is used (the ``flags`` of ``cpuinfo``; False where that file is missing)."""
+def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (``avx2``, ``avx512_bf16``, ...) from the
+    ``flags`` lines of ``cpuinfo``; empty where that file is missing."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
-        return False
-    flags = {f for line in text.splitlines() if line.startswith("flags")
-             for f in line.partition(":")[2].split()}
-    if not flags & {"avx512_bf16", "amx_bf16"}:
+        return set()
+    return {f for line in text.splitlines() if line.startswith("flags")
+            for f in line.partition(":")[2].split()}
+
+
+def bf16_supported(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512_BF16 or AMX) and no
+    GPU is used (the ``flags`` of ``cpuinfo``; False where that file is missing)."""
+    if not cpu_flags(cpuinfo) & {"avx512_bf16", "amx_bf16"}:
         return False
     import tensorflow as tf
 

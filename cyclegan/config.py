@@ -11,7 +11,7 @@ from core.config import GAN_LOSSES, RunOptions, invalid, loop_option, option
 from core.precision import PRECISIONS, keras_policy, resolve_precision
 
 __all__ = ["BUILTIN_DATA", "GENERATOR_NAMES", "PAIRED_DATA", "UNPAIRED_DATA", "TrainConfig",
-           "config_from_run"]
+           "config_from_run", "size_multiple", "unet_depth"]
 
 BUILTIN_DATA = {"cyclegan": ("mnist_mnistm", "photo_painting"),
                 "pix2pix": ("mnistm_to_mnist", "gray_photo")}
@@ -20,6 +20,27 @@ PAIRED_DATA = ("mnistm_to_mnist", "mnist_mnistm", "gray_photo")
 UNPAIRED_DATA = ("photo_painting",)
 #: generator architectures (see :func:`cyclegan.models.build_generator`)
 GENERATOR_NAMES = ("unet", "resnet6", "resnet9")
+
+
+def unet_depth(image_size: int) -> int:
+    """Down blocks that take ``image_size`` to a 1x1 bottleneck (8 at 256 px,
+    7 at 128 px, 5 at 32 px), as the tutorial's and junyanz's U-Nets do.
+    Raises :class:`core.config.ConfigError` naming ``image_size`` unless it
+    is a power of two."""
+    depth = max(2, int(image_size).bit_length() - 1)
+    if 2 ** depth != image_size:
+        raise invalid("image_size", "a power of two for the U-Net generator", image_size)
+    return depth
+
+
+def size_multiple(generator: str, image_size: int | None = None,
+                  num_downs: int | None = None) -> int:
+    """What the generator's input sides must be a multiple of: ``2**depth``
+    for the U-Net (``num_downs``, else the depth for ``image_size``, else 8),
+    4 for the ResNets (two stride-2 downsamples)."""
+    if generator == "unet":
+        return 2 ** (num_downs or unet_depth(image_size or 256))
+    return 4
 
 
 def _builtin_names() -> list[str]:
@@ -127,11 +148,10 @@ class TrainConfig(RunOptions):
         if self.image_size < 17:  # three stride-2 halvings must leave the PatchGAN 3 px
             raise invalid("image_size", "at least 17 (the PatchGAN discriminator's minimum)",
                           self.image_size)
-        if self.generator == "unet" and self.image_size & (self.image_size - 1):
-            raise invalid("image_size", "a power of two for the U-Net generator", self.image_size)
-        # the ResNets downsample twice by 2 (cyclegan.models.size_multiple)
-        if self.generator != "unet" and self.image_size % 4:
-            raise invalid("image_size", f"a multiple of 4 for {self.generator}", self.image_size)
+        multiple = size_multiple(self.generator, self.image_size)  # U-Net: a power of two
+        if self.image_size % multiple:
+            raise invalid("image_size", f"a multiple of {multiple} for {self.generator}",
+                          self.image_size)
 
     @property
     def dtype(self) -> str:

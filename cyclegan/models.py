@@ -25,7 +25,8 @@ from keras import layers
 
 from core.layers import InstanceNormalization, ReflectionPadding2D, normal_init
 
-from .config import GENERATOR_NAMES as GENERATORS  # TF-free, for the CLI help
+# defined TF-free beside the options, which check image sizes with them
+from .config import GENERATOR_NAMES as GENERATORS, size_multiple, unet_depth
 
 __all__ = ["GENERATORS", "build_generator", "resnet_generator", "size_multiple",
            "unet_generator"]
@@ -111,22 +112,6 @@ def resnet_generator(in_channels: int = 3, out_channels: int = 3, *, ngf: int = 
     x = ReflectionPadding2D(3, dtype=dtype)(x)
     x = layers.Conv2D(out_channels, 7, kernel_initializer=normal_init(), dtype=dtype, name="out")(x)
     return keras.Model(inp, _tanh_f32(x, dtype), name=name)
-
-
-def size_multiple(generator: str, image_size: int | None = None, num_downs: int | None = None) -> int:
-    """What the generator's input sides must be a multiple of."""
-    if generator == "unet":
-        return 2 ** (num_downs or unet_depth(image_size or 256))
-    return 4
-
-
-def unet_depth(image_size: int) -> int:
-    """Down blocks that take ``image_size`` to a 1x1 bottleneck (8 at 256 px,
-    7 at 128 px, 5 at 32 px), as the tutorial's and junyanz's U-Nets do."""
-    depth = max(2, int(image_size).bit_length() - 1)
-    if 2 ** depth != image_size:
-        raise ValueError(f"image_size must be a power of two for the U-Net, got {image_size}")
-    return depth
 
 
 def build_generator(kind: str, image_size: int, *, in_channels: int = 3, out_channels: int = 3,

@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from core.cli import Interrupted, run_main
-from core.config import ConfigError
 from core.precision import PRECISIONS
 
 from .options import (ADAM_DEFAULTS, CONTENT_WEIGHT, INITS, OPTIMIZERS, STYLE_WEIGHT, TV_WEIGHT,
@@ -36,13 +35,9 @@ EXAMPLES = f"""examples:
       --steps 200 100 --preserve-color -o out.png
 """
 
-#: how this command line spells stylize()'s arguments (for error messages)
-FLAGS = {"style_blend": "--blend", "learning_rate": "--lr", "output": "--output"}
-
-
-def flag(name: str) -> str:
-    """``style_blend`` -> ``--blend``, ``tv_weight`` -> ``--tv-weight``."""
-    return FLAGS.get(name, "--" + name.replace("_", "-"))
+#: stylize()'s arguments this command line spells differently (for error
+#: messages; the others are the name with dashes, ``tv_weight`` -> ``--tv-weight``)
+FLAGS = {"style_blend": "--blend", "learning_rate": "--lr"}
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -207,14 +202,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-
-    def body() -> int:
-        try:
-            return _run(args)
-        except ConfigError as exc:  # named as stylize()'s arguments: say the flags
-            raise ValueError(exc.spelled(flag)) from None
-
-    return run_main(body)
+    return run_main(lambda: _run(args), flags=FLAGS)
 
 
 if __name__ == "__main__":

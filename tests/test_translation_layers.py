@@ -250,7 +250,7 @@ def test_fused_adam_matches_the_adam_formula_and_keras_adam(rng):
 
 
 def test_bf16_supported_reads_the_cpu_flags(tmp_path, monkeypatch):
-    from core.precision import bf16_supported
+    from core.precision import bf16_supported, cpu_flags
 
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])  # no GPU
 
@@ -258,8 +258,9 @@ def test_bf16_supported_reads_the_cpu_flags(tmp_path, monkeypatch):
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma avx512f\n"
                     "bugs\t\t: avx512_bf16_is_not_a_flag_here\n")
     assert not bf16_supported(info)  # only the flags line counts
+    assert cpu_flags(info) == {"fpu", "sse2", "avx2", "fma", "avx512f"}
     info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16\n")
     assert bf16_supported(info)
     info.write_text("flags\t\t: fpu amx_bf16 amx_tile\n")
     assert bf16_supported(info)
-    assert not bf16_supported(tmp_path / "missing")
+    assert not bf16_supported(tmp_path / "missing") and cpu_flags(tmp_path / "missing") == set()
