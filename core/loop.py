@@ -239,7 +239,8 @@ class Run:
                 tf.summary.scalar(name, float(value))
 
     def log_image(self, step: int, name: str, grid: np.ndarray) -> None:
-        """Log a grid ``(H, W, 3)`` in [0, 1] to TensorBoard (OSError naming ``logs`` on failure)."""
+        """Log a grid ``(H, W, 3)`` in [0, 1] to TensorBoard (OSError naming
+        ``logs`` on failure)."""
         with self._summaries(step):
             tf.summary.image(name, grid[None], max_outputs=1)
 
