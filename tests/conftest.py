@@ -11,6 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.env import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # no TensorFlow start-up lines in the test output (also in xdist workers)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
