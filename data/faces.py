@@ -64,6 +64,7 @@ def megamind_path() -> Path:
     with atomic_path(target) as tmp:
         _deb_member(deb, MEGAMIND_MEMBER, tmp)
         _check_digest(f"{deb.name}!{MEGAMIND_MEMBER}", sha256_file(tmp), MEGAMIND_SHA256)
+    deb.unlink()  # our own 96 MB download; the clip is all we need from it
     return target
 
 

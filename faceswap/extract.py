@@ -14,8 +14,8 @@ crops of the source, not synthetic) and ``faces.npz``:
     frame_shape (3,) int32  (H, W, 3) of the frames (of the first image for a folder)
     names (N,) str          the PNG names
 
-With ``identities=K > 1`` the faces are clustered into K identities by 2-means
-(k-means) on their embeddings and written to OUT/identity_0 ... (largest first).
+With ``identities=K > 1`` the faces are clustered into K identities by k-means
+on their embeddings and written to OUT/identity_0 ... (largest first).
 """
 
 from __future__ import annotations
@@ -174,10 +174,10 @@ def kmeans(x: np.ndarray, k: int, iters: int = 100) -> np.ndarray:
         d = np.min([((x - c) ** 2).sum(1) for c in centres], axis=0)
         centres.append(x[np.argmax(d)])
     c = np.array(centres)
-    labels = np.zeros(len(x), int)
+    labels = None
     for _ in range(iters):
         new = np.argmin(((x[:, None] - c[None]) ** 2).sum(-1), axis=1)
-        if _ and np.array_equal(new, labels):
+        if labels is not None and np.array_equal(new, labels):
             break
         labels = new
         c = np.array([x[labels == j].mean(0) if np.any(labels == j) else c[j] for j in range(k)])
@@ -213,6 +213,9 @@ def extract_faces(source: str | os.PathLike, out: str | os.PathLike, *, size: in
     out = Path(out)
     if size < 16:
         raise ValueError(f"--size: expected at least 16 px, got {size}")
+    if every < 1 or min_face < 1 or identities < 1:
+        raise ValueError("--every, --min-face and --identities: expected numbers >= 1, got "
+                         f"{every}, {min_face}, {identities}")
     if not 0.0 <= held_out < 1.0:
         raise ValueError(f"--held-out: expected a fraction in [0, 1), got {held_out}")
     _check_out(out)
