@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,3 +32,21 @@ def write_result(report: dict, stem: str, out: Path | None = None) -> Path:
                          lambda tmp: tmp.write_text(text))
     except FileExistsError:
         raise OSError(f"{RESULTS}: no free result name for {stem!r} today") from None
+
+
+FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_description() -> dict:
+    """The CPU model and the flags that decide speed (bf16, AMX) for a result file."""
+    from core.precision import cpu_flags
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("", platform.machine()):
+                model = line.partition(":")[2].strip()
+    except OSError:
+        pass
+    flags = cpu_flags()
+    return {"model": model, "flags": [f for f in FLAGS_OF_INTEREST if f in flags]}

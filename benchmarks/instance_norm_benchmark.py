@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -45,24 +44,9 @@ import numpy as np  # noqa: E402
 
 from benchmarks import write_result  # noqa: E402
 from core.layers import InstanceNormalization  # noqa: E402
-from core.precision import cpu_flags  # noqa: E402
+from benchmarks import cpu_description  # noqa: E402
 
 EPSILON = 1e-5
-FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
-def cpu_description() -> dict:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("", platform.machine()):
-                model = line.partition(":")[2].strip()
-    except OSError:
-        pass
-    flags = cpu_flags()
-    return {"model": model, "flags": [f for f in FLAGS_OF_INTEREST if f in flags]}
-
-
 class HandWritten(keras.layers.Layer):
     """The instance norm core/layers.py had before it used Keras's: moments
     in float32 over H, W, then ``(x - mean) * rsqrt(var + eps) * gamma + beta``."""

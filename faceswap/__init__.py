@@ -1,0 +1,20 @@
+"""Face swap: extract (detect, 68 landmarks, Umeyama alignment), swap
+(classical Delaunay warp, a shared-encoder autoencoder, or CycleGAN) and
+convert (paste back into images and videos), with identity, realism and pose
+metrics. Command line: ``python -m faceswap --help``.
+
+Names load on first use, so ``python -m faceswap --help`` imports no TensorFlow.
+"""
+
+from core.lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(["MEAN_FACE", "align_face", "alignment", "face_mask", "umeyama"], ".align"),
+    **dict.fromkeys(["Face", "FaceTools", "largest_face"], ".faces"),
+    **dict.fromkeys(["extract_faces", "load_faces"], ".extract"),
+    **dict.fromkeys(["box_iou", "identity_transfer", "landmark_error", "psnr_outside"],
+                    ".metrics"),
+    **dict.fromkeys(["evaluate_run", "evaluate_swaps"], ".evaluate"),
+}
+__all__ = sorted(_EXPORTS)
+lazy_exports(__name__, _EXPORTS)
