@@ -95,33 +95,42 @@ class FrameSwapper:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """One frame in, the same-size frame out (``rgb`` itself when nothing is swapped)."""
-        from .align import align_face, face_mask
-        from .blend import paste_back
-
         self.counts.frames += 1
         faces = self.tools.detect(rgb)
         if not faces:
             self.counts.no_face += 1
             self._previous = []
             return rgb
-        chosen = [f for f, mine in zip(faces, self._decide(rgb, faces)) if mine]
+        chosen = [f.landmarks for f, mine in zip(faces, self._decide(rgb, faces)) if mine]
         self.counts.other += len(faces) - len(chosen)
-        if not chosen:
+        self.counts.swapped += len(chosen)
+        return self.swap_at(rgb, chosen)
+
+    def swap_at(self, rgb: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
+        """Swap the faces at the given 68-point ``landmarks`` (frame pixels;
+        no detection, no identity check) and paste them back: aligned as
+        extraction aligns, the swapper's masks or else the landmark hull with
+        forehead (``faceswap.align.face_mask``). Returns ``rgb`` itself when
+        ``landmarks`` is empty, else a new frame."""
+        from .align import align_face, face_mask
+        from .blend import paste_back
+
+        if not len(landmarks):
             return rgb
         size = int(self.swapper.size)
-        aligned = [align_face(rgb, f.landmarks, size) for f in chosen]
-        crops = np.stack([crop for crop, _ in aligned])
-        swapped, masks = self.swapper.swap(crops, self.direction)
+        aligned = [align_face(rgb, lm, size) for lm in landmarks]
+        swapped, masks = self.swapper.swap(np.stack([crop for crop, _ in aligned]),
+                                           self.direction)
         out = rgb
         for k, (face, (_, matrix)) in enumerate(zip(swapped, aligned)):
             if masks is not None:
                 mask = masks[k]
-            else:  # the landmark hull in the crop (with forehead), as extraction frames it
-                lm = chosen[k].landmarks @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
+            else:
+                m = np.asarray(matrix, np.float64)
+                lm = np.asarray(landmarks[k], np.float64) @ m[:, :2].T + m[:, 2]
                 mask = face_mask(lm, (size, size))
             out = paste_back(out, np.asarray(face, np.uint8), matrix, mask,
                              colour=self.colour, seamless=self.seamless)
-        self.counts.swapped += len(chosen)
         return out
 
 
