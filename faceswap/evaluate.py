@@ -29,7 +29,8 @@ import numpy as np
 
 from .metrics import box_iou, identity_transfer, landmark_error, psnr_outside
 
-__all__ = ["DIRECTIONS", "REGION_GROW", "evaluate_run", "held_out_frames", "nearest_pose"]
+__all__ = ["DIRECTIONS", "REGION_GROW", "evaluate_run", "evaluate_swaps", "face_thumbnail",
+           "held_out_frames", "nearest_pose"]
 
 DIRECTIONS = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}  # (target identity, donor identity)
 #: the face region a swap may change: landmark hull + forehead, grown by this x inter-ocular
@@ -160,6 +161,21 @@ def evaluate_swaps(faces: dict[str, Any], centroids: dict[str, np.ndarray],
                                  centroids[t])
         out["real_donor_distance"][direction] = real["donor_distance"]
     return out
+
+
+def face_thumbnail(frame: np.ndarray, box, *, scale: float = 1.8, size: int = 160
+                   ) -> np.ndarray:
+    """A square uint8 ``(size, size, 3)`` view of ``frame`` around ``box``
+    (x0, y0, x1, y1) enlarged ``scale`` times, for figures (border repeated)."""
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box)
+    half = scale * max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    k = size / (2 * half)
+    matrix = np.float32([[k, 0, size / 2 - k * cx], [0, k, size / 2 - k * cy]])
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def classical_method(frame: np.ndarray, landmarks: np.ndarray, direction: str,
