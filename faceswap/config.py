@@ -30,7 +30,7 @@ DOWNSAMPLES = 4
 #: options of :mod:`cyclegan.train`); an autoencoder run keeps them in ``options.json``
 OPTIONS_FILE = "faceswap.json"
 #: options that may change when a run is resumed
-RESUMABLE = ("steps", "log_every", "sample_every", "checkpoint_every", "run_dir")
+RESUMABLE = ("steps", "decay_fraction", "log_every", "sample_every", "checkpoint_every", "run_dir")
 
 
 @dataclass
@@ -56,8 +56,9 @@ class TrainConfig(RunOptions):
     batch_size: int = option(8, "faces of EACH identity per step", unit="images")
     steps: int = option(6000, "total steps of the run (a larger value extends a saved run)",
                         unit="steps")
-    learning_rate: float = option(5e-4, "Adam learning rate (constant for the autoencoder; "
-                                  "cyclegan: decays linearly over the second half)")
+    learning_rate: float = option(5e-4, "Adam learning rate before the decay")
+    decay_fraction: float = option(0.25, "learning rate decays linearly to 0 over this last "
+                                   "fraction of the steps, in [0, 1]", unit="fraction")
     beta_1: float = option(0.5, "Adam's first-moment decay")
     width: int = option(32, "channels of the first encoder layer, doubled at each of the 4 "
                         "halvings (the decoders mirror it); cyclegan: ngf and ndf",
@@ -67,12 +68,18 @@ class TrainConfig(RunOptions):
                              choices=BOTTLENECKS)
     latent: int = option(64, "bottleneck size: channels (conv) or units (dense)",
                          unit="channels/units")
+    shared_stages: int = option(0, "autoencoder: the decoders' last this many upsampling "
+                                "stages (of 4) and output layers are shared by both identities",
+                                unit="stages")
     l1_weight: float = option(1.0, "weight of the mean absolute error of the reconstruction")
     ssim_weight: float = option(1.0, "weight of the structural dissimilarity (1 - SSIM) / 2 "
                                 "(11 px Gaussian window, sigma 1.5)")
     mask: bool = option(True, "autoencoder: a fourth output channel learns the face mask "
                         "(the landmark hull, brows raised), used when pasting back")
     mask_weight: float = option(0.5, "weight of the mask's mean absolute error")
+    mask_grow: float = option(0.0, "the mask target: the landmark hull grown by this many "
+                              "inter-ocular distances (more of the outline and hair is "
+                              "pasted)", unit="fraction")
     warp: float = option(0.02, "random warp: standard deviation of the 5 x 5 control-point "
                          "offsets, as a fraction of the side (0: no warp); the network sees "
                          "the warped face and must produce the unwarped one",
@@ -108,13 +115,18 @@ class TrainConfig(RunOptions):
         if self.model == "cyclegan" and self.image_size < 32:
             raise invalid("image_size", "at least 32 for --model cyclegan (the PatchGAN "
                           "discriminator's minimum)", self.image_size)
-        for name in ("learning_rate", "l1_weight", "ssim_weight", "mask_weight", "warp",
-                     "rotation", "zoom", "shift", "lightness", "ab"):
+        for name in ("learning_rate", "l1_weight", "ssim_weight", "mask_weight", "mask_grow",
+                     "warp", "rotation", "zoom", "shift", "lightness", "ab"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0):
                 raise invalid(name, "a number >= 0", value)
         if not self.learning_rate > 0:
             raise invalid("learning_rate", "> 0", self.learning_rate)
+        if self.shared_stages not in range(DOWNSAMPLES):
+            raise invalid("shared_stages", f"an integer in 0..{DOWNSAMPLES - 1}",
+                          self.shared_stages)
+        if not 0 <= self.decay_fraction <= 1:
+            raise invalid("decay_fraction", "in [0, 1]", self.decay_fraction)
         if not 0 <= self.beta_1 < 1:
             raise invalid("beta_1", "in [0, 1)", self.beta_1)
         if not self.l1_weight + self.ssim_weight > 0:

@@ -12,7 +12,11 @@ adds its identity.
   shuffle, Shi et al. 2016: no checkerboard of transposed convolutions),
   ``8, 4, 2, 1 x width`` channels, a residual block at the last two scales,
   then 5x5 convolutions to RGB (sigmoid, [0, 1]) and, with ``mask``, a mask
-  channel (sigmoid). Output ``(B, S, S, 3 or 4)`` float32.
+  channel (sigmoid). Output ``(B, S, S, 3 or 4)`` float32. With
+  ``shared_stages`` = k > 0 the last k upsampling stages and the output
+  layers (the "head") are one network used by both decoders: rendering
+  edges and shading is the same job for both identities, so it learns from
+  twice the faces.
 
 No skip connections: a U-Net's skips would carry A's identity past the
 bottleneck.
@@ -28,7 +32,7 @@ from keras import layers
 
 from .config import DOWNSAMPLES
 
-__all__ = ["Nets", "build_autoencoder", "build_decoder", "build_encoder"]
+__all__ = ["Nets", "build_autoencoder", "build_decoder", "build_encoder", "build_head"]
 
 
 def _act(x, dtype):
@@ -73,24 +77,44 @@ def build_encoder(image_size: int, *, width: int = 32, bottleneck: str = "conv",
     return keras.Model(inp, x, name=name)
 
 
-def build_decoder(code_shape: tuple[int, int, int], *, width: int = 32, mask: bool = True,
-                  dtype=None, name: str = "decoder") -> keras.Model:
-    """The code ``(B, S/16, S/16, C)`` -> ``(B, S, S, 3 + mask)`` float32 in [0, 1]."""
-    inp = keras.Input(code_shape, name="code")
-    x = inp
-    for i in range(DOWNSAMPLES):
+def _up_stages(x, first: int, last: int, width: int, dtype):
+    """Upsampling stages ``first .. last - 1`` of the decoder (each x2)."""
+    for i in range(first, last):
         x = _pixel_shuffle(x, width * 2 ** (DOWNSAMPLES - 1 - i), dtype, f"up{i + 1}")
         if i >= DOWNSAMPLES - 2:
             x = _residual(x, dtype, f"res{i + 1}")
+    return x
+
+
+def build_head(in_shape: tuple[int, int, int], *, width: int = 32, shared: int = 0,
+               mask: bool = True, dtype=None, name: str = "head") -> keras.Model:
+    """The last ``shared`` upsampling stages and the output convolutions:
+    features ``(B, s, s, C)`` -> ``(B, S, S, 3 + mask)`` float32 in [0, 1]."""
+    inp = keras.Input(in_shape, name="features")
+    x = _up_stages(inp, DOWNSAMPLES - shared, DOWNSAMPLES, width, dtype)
     rgb = layers.Conv2D(3, 5, padding="same", activation="sigmoid", dtype=dtype,
                         name="rgb")(x)
-    outs = [rgb]
     if mask:
-        outs.append(layers.Conv2D(1, 5, padding="same", activation="sigmoid", dtype=dtype,
-                                  name="mask")(x))
-    out = layers.Concatenate(dtype=dtype)(outs) if mask else rgb
-    out = layers.Activation("linear", dtype="float32", name="face_f32")(out)
+        m = layers.Conv2D(1, 5, padding="same", activation="sigmoid", dtype=dtype,
+                          name="mask")(x)
+        rgb = layers.Concatenate(dtype=dtype)([rgb, m])
+    out = layers.Activation("linear", dtype="float32", name="face_f32")(rgb)
     return keras.Model(inp, out, name=name)
+
+
+def build_decoder(code_shape: tuple[int, int, int], *, width: int = 32, mask: bool = True,
+                  shared: int = 0, head: keras.Model | None = None, dtype=None,
+                  name: str = "decoder") -> keras.Model:
+    """The code ``(B, S/16, S/16, C)`` -> ``(B, S, S, 3 + mask)`` float32 in
+    [0, 1]: the first ``DOWNSAMPLES - shared`` upsampling stages, then
+    ``head`` (:func:`build_head`; a new one when None), which another
+    decoder may share."""
+    inp = keras.Input(code_shape, name="code")
+    x = _up_stages(inp, 0, DOWNSAMPLES - shared, width, dtype)
+    if head is None:
+        head = build_head(tuple(x.shape[1:]), width=width, shared=shared, mask=mask,
+                          dtype=dtype, name=name + "_head")
+    return keras.Model(inp, head(x), name=name)
 
 
 @dataclass
@@ -107,7 +131,14 @@ class Nets:
 
     @property
     def variables(self) -> list:
-        return [v for net in self.trackables().values() for v in net.trainable_variables]
+        """The trainable variables, each once (the decoders may share a head)."""
+        out, seen = [], set()
+        for net in self.trackables().values():
+            for v in net.trainable_variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
 
     def decoder(self, identity: str) -> keras.Model:
         """The decoder of ``identity`` ("A" or "B")."""
@@ -120,6 +151,8 @@ def build_autoencoder(config) -> Nets:
     enc = build_encoder(config.image_size, width=config.width, bottleneck=config.bottleneck,
                         latent=config.latent, dtype=config.dtype)
     code = tuple(enc.output.shape[1:])
-    kw = dict(width=config.width, mask=config.mask, dtype=config.dtype)
-    return Nets(enc, build_decoder(code, name="decoder_a", **kw),
-                build_decoder(code, name="decoder_b", **kw))
+    kw = dict(width=config.width, mask=config.mask, shared=config.shared_stages,
+              dtype=config.dtype)
+    dec_a = build_decoder(code, name="decoder_a", **kw)
+    head = dec_a.layers[-1] if config.shared_stages else None
+    return Nets(enc, dec_a, build_decoder(code, name="decoder_b", head=head, **kw))

@@ -119,9 +119,11 @@ class FaceSet:
         return self.embedding[~self.held_out].mean(0).astype(np.float32)
 
 
-def load_face_set(folder: str | os.PathLike, size: int, *, min_faces: int = 2) -> FaceSet:
+def load_face_set(folder: str | os.PathLike, size: int, *, grow: float = 0.0,
+                  min_faces: int = 2) -> FaceSet:
     """The faces of ``folder`` (see :func:`faceswap.extract.load_faces`)
-    resized to ``size`` px, with their hull masks. Raises ValueError naming
+    resized to ``size`` px, with their hull masks (grown by ``grow``
+    inter-ocular distances, :func:`faceswap.align.face_mask`). Raises ValueError naming
     the folder when it has fewer than ``min_faces`` training faces."""
     import cv2
 
@@ -143,7 +145,7 @@ def load_face_set(folder: str | os.PathLike, size: int, *, min_faces: int = 2) -
     # frame -> crop landmarks, then to the model's pixel grid (pixel centres scale about -0.5)
     in_crop = np.einsum("nij,nkj->nki", m[:, :, :2], lm) + m[:, None, :, 2]
     in_crop = (in_crop + 0.5) * (size / src) - 0.5
-    masks = np.stack([face_mask(p, (size, size)) for p in in_crop]).astype(np.float32)
+    masks = np.stack([face_mask(p, (size, size), grow=grow) for p in in_crop]).astype(np.float32)
     return FaceSet(str(folder), crops, masks, held_out, np.asarray(faces.embedding, np.float32),
                    np.asarray(faces.names))
 
@@ -231,12 +233,19 @@ def sample_grid(nets: Nets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return tile_images(np.stack(rows, 1).reshape(-1, *a.shape[1:]), ncols=len(rows))
 
 
+def _schedule(config: TrainConfig):
+    from cyclegan.train import LinearDecay
+
+    return LinearDecay(config.learning_rate, config.steps,
+                       round(config.steps * config.decay_fraction))
+
+
 def _train_autoencoder(config: TrainConfig, sets: list[FaceSet], strategy, show_progress: bool,
                        stop_after: int | None) -> TrainResult:
     with strategy.scope():
         nets = build_autoencoder(config)
-        opt = build_adam(nets.variables, learning_rate=config.learning_rate,
-                         beta_1=config.beta_1, fused=True)
+        opt = build_adam(nets.variables, learning_rate=_schedule(config), beta_1=config.beta_1,
+                         fused=True)
     run = Run(config.run_dir, dataclasses.asdict(config), trackables=dict(nets.trackables(),
                                                                            optimizer=opt),
               resumable=RESUMABLE, defaults=dataclasses.asdict(TrainConfig()))
@@ -257,7 +266,8 @@ def _train_autoencoder(config: TrainConfig, sets: list[FaceSet], strategy, show_
         run, step_fn, batches, start, end, log_every=config.log_every,
         sample_every=config.sample_every, checkpoint_every=config.checkpoint_every,
         sample_fn=lambda: sample_grid(nets, *preview),
-        extra_scalars=lambda: _clean_losses(nets, sets, config),
+        extra_scalars=lambda: dict(_clean_losses(nets, sets, config),
+                                   lr=float(opt.learning_rate)),
         desc="faceswap/autoencoder", show_progress=show_progress)
     return result
 
@@ -271,7 +281,8 @@ def _cyclegan_config(config: TrainConfig):
         run_dir=config.run_dir, model="cyclegan", data=str(Path(config.run_dir) / "faces"),
         generator=config.generator, ngf=config.width, ndf=config.width,
         image_size=config.image_size, load_size=0, batch_size=config.batch_size,
-        steps=config.steps, learning_rate=config.learning_rate, beta_1=config.beta_1,
+        steps=config.steps, decay_fraction=config.decay_fraction,
+        learning_rate=config.learning_rate, beta_1=config.beta_1,
         precision=config.precision, seed=config.seed, strategy=config.strategy,
         log_every=config.log_every, sample_every=config.sample_every,
         checkpoint_every=config.checkpoint_every)
@@ -331,8 +342,8 @@ def train(config: TrainConfig, *, strategy: tf.distribute.Strategy | None = None
     set_seed(config.seed)
     strategy = strategy or get_strategy(config.strategy)
     check_batch_size(config.batch_size, strategy)
-    sets = [load_face_set(config.a, config.image_size), load_face_set(config.b,
-                                                                      config.image_size)]
+    sets = [load_face_set(folder, config.image_size, grow=config.mask_grow)
+            for folder in (config.a, config.b)]
     body = _train_cyclegan if config.model == "cyclegan" else _train_autoencoder
     return body(config, sets, strategy, show_progress, stop_after)
 

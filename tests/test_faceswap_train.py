@@ -133,7 +133,26 @@ def test_loss_is_weighted_l1_plus_dssim_and_mask_l1(rng):
     np.testing.assert_allclose(float(mask_loss), 0.25 * np.abs(m - mask).mean(), rtol=1e-5)
 
 
-# -- training -----------------------------------------------------------------
+# -- models and training ------------------------------------------------------
+
+def test_decoders_share_only_the_head_they_are_given():
+    from faceswap.models import build_autoencoder
+
+    config = TrainConfig(image_size=32, width=4, latent=8, shared_stages=2, precision="float32")
+    nets = build_autoencoder(config)
+    ids = lambda net: {id(v) for v in net.trainable_variables}  # noqa: E731
+    shared = ids(nets.decoder_a) & ids(nets.decoder_b)
+    assert shared == ids(nets.decoder_a.layers[-1]) and shared
+    assert len(nets.variables) == len({id(v) for v in nets.variables})
+    assert len(nets.variables) == len(ids(nets.encoder) | ids(nets.decoder_a) | ids(nets.decoder_b))
+    code = nets.encoder(np.zeros((1, 32, 32, 3), np.float32))
+    assert code.shape == (1, 2, 2, 8) and nets.decoder_b(code).shape == (1, 32, 32, 4)
+    separate = build_autoencoder(TrainConfig(image_size=32, width=4, latent=8, bottleneck="dense",
+                                             mask=False, precision="float32"))
+    assert not ids(separate.decoder_a) & ids(separate.decoder_b)
+    assert separate.decoder_a(separate.encoder(np.zeros((1, 32, 32, 3)))).shape == (1, 32, 32, 3)
+
+
 
 def _weights(nets):
     return [w.numpy() for net in nets.trackables().values() for w in net.weights]
@@ -188,8 +207,9 @@ def test_swapper_decodes_with_the_direction_s_decoder(runs):
 
 
 def test_cyclegan_trains_through_the_cyclegan_package_and_resumes(tmp_path, faces):
-    base = dict(a=faces["A"], b=faces["B"], model="cyclegan", steps=2, image_size=32, width=4,
-                batch_size=1, sample_every=2, checkpoint_every=2, precision="float32")
+    base = dict(a=faces["A"], b=faces["B"], model="cyclegan", generator="unet", steps=2,
+                image_size=32, width=4, batch_size=1, sample_every=2, checkpoint_every=2,
+                precision="float32")
     run = tmp_path / "run"
     train(TrainConfig(run_dir=str(run), **base), show_progress=False)
     assert sorted(p.name for p in (run / "faces" / "trainA").iterdir()) == \
