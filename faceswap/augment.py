@@ -121,10 +121,10 @@ def _remap(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray
 
 def augment(crop: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
             aug: Augmentation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One training pair from a crop ``(S, S, 3)`` uint8 and its face mask
-    ``(S, S)`` in [0, 1]: ``(input, target, target_mask)``, float32, images
-    ``(S, S, 3)`` in [0, 1], mask ``(S, S, 1)``. The mask follows the
-    target's geometry (not the warp)."""
+    """One training pair from a crop ``(S, S, 3)`` uint8 and its masks
+    ``(S, S)`` or ``(S, S, C)`` (C <= 4) in [0, 1]: ``(input, target,
+    target_mask)``, float32, images ``(S, S, 3)`` in [0, 1], masks ``(S, S,
+    C)``. The masks follow the target's geometry (not the warp)."""
     size = crop.shape[0]
     # colour first: it is per pixel, so input and target share it
     image = colour_jitter(crop.astype(np.float32) / 255.0, rng, aug)
@@ -139,7 +139,9 @@ def augment(crop: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
     input_maps = ((m[0, 0] * wx + m[0, 1] * wy + m[0, 2]).astype(np.float32),
                   (m[1, 0] * wx + m[1, 1] * wy + m[1, 2]).astype(np.float32))
     target, warped = _remap(image, target_maps), _remap(image, input_maps)
-    target_mask = _remap(np.asarray(mask, np.float32), target_maps)[..., None]
+    target_mask = _remap(np.asarray(mask, np.float32), target_maps)
+    if target_mask.ndim == 2:
+        target_mask = target_mask[..., None]
     return warped, target, target_mask
 
 
@@ -147,10 +149,10 @@ def face_stream(faces: list[tuple[np.ndarray, np.ndarray]], aug: Augmentation, *
                 batch_size: int, seed: int, start_step: int = 0, shard: int = 0):
     """Infinite ``tf.data`` stream of batches, one ``(input, target, mask)``
     triple per identity in ``faces`` (a list of ``(crops (N, S, S, 3) uint8,
-    masks (N, S, S) float32)``): element ``k`` of identity ``i`` is the face
+    masks (N, S, S[, C]) float32)``): element ``k`` of identity ``i`` is the face
     at position ``k mod N`` of a seeded permutation of epoch ``k // N``,
     augmented with randomness from ``(seed, shard, i, k)``. Batches are
-    ``(B, S, S, 3)`` / ``(B, S, S, 1)`` float32 in [0, 1]."""
+    ``(B, S, S, 3)`` / ``(B, S, S, C)`` float32 in [0, 1]."""
     import tensorflow as tf
 
     size = faces[0][0].shape[1]
@@ -165,7 +167,8 @@ def face_stream(faces: list[tuple[np.ndarray, np.ndarray]], aug: Augmentation, *
             out.extend(augment(crops[index], masks[index], rng, aug))
         return out
 
-    shapes = [(size, size, 3), (size, size, 3), (size, size, 1)] * len(faces)
+    channels = 1 if faces[0][1].ndim == 3 else faces[0][1].shape[-1]
+    shapes = [(size, size, 3), (size, size, 3), (size, size, channels)] * len(faces)
 
     def tf_element(k):
         parts = tf.numpy_function(element, [k], [tf.float32] * len(shapes), stateful=False)

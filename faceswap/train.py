@@ -7,8 +7,9 @@
   augmented faces of A and B go through the encoder in one batch, A's codes
   through decoder A, B's through decoder B, and one Adam update follows the
   sum of both losses: ``l1_weight * |y - t| + ssim_weight * (1 - SSIM) / 2``
-  on the RGB output, plus ``mask_weight * |m - hull|`` on the mask channel
-  (target: :func:`faceswap.align.face_mask` of the face's landmarks).
+  on the RGB output, ``feature_weight`` more L1 on the eyes, brows and mouth
+  (:func:`feature_mask`), plus ``mask_weight * |m - hull|`` on the mask
+  channel (target: :func:`faceswap.align.face_mask` of the face's landmarks).
   Held-out faces of both identities are reconstructed every ``log_every``
   steps (``heldout_a``/``heldout_b`` in TensorBoard, beside the same loss on
   as many un-augmented training faces, ``clean_a``/``clean_b``), to watch
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -46,8 +48,9 @@ from .augment import Augmentation, face_stream
 from .config import OPTIONS_FILE, RESUMABLE, TrainConfig, config_from_run
 from .models import Nets, build_autoencoder
 
-__all__ = ["CENTROIDS_FILE", "FaceSet", "Swapper", "TrainConfig", "TrainResult", "face_loss",
-           "load_face_set", "load_swapper", "make_step", "reconstruction_loss", "train"]
+__all__ = ["CENTROIDS_FILE", "FEATURES", "FaceSet", "Swapper", "TrainConfig", "TrainResult",
+           "face_loss", "feature_mask", "load_face_set", "load_swapper", "make_step",
+           "reconstruction_loss", "train"]
 
 CENTROIDS_FILE = "centroids.json"
 IDENTITIES = ("A", "B")
@@ -81,25 +84,53 @@ def reconstruction_loss(target: tf.Tensor, output: tf.Tensor, *, l1_weight: floa
     return loss
 
 
-def face_loss(target: tf.Tensor, mask: tf.Tensor, output: tf.Tensor, config: TrainConfig
+def face_loss(target: tf.Tensor, masks: tf.Tensor, output: tf.Tensor, config: TrainConfig
               ) -> tuple[tf.Tensor, tf.Tensor]:
     """``(reconstruction, mask)`` losses of a decoder ``output`` ``(B, S, S,
-    3 or 4)`` against ``target`` ``(B, S, S, 3)`` and the hull ``mask`` ``(B,
-    S, S, 1)``; the mask term is ``mask_weight * mean|m - mask|`` (0 without a
-    mask channel)."""
-    rec = reconstruction_loss(target, output[..., :3], l1_weight=config.l1_weight,
+    3 or 4)`` against ``target`` ``(B, S, S, 3)`` and ``masks`` ``(B, S, S,
+    2)``: the hull and the eyes-brows-mouth regions (:func:`feature_mask`).
+    Reconstruction: :func:`reconstruction_loss` plus ``feature_weight *
+    mean(features * |output - target|)``; mask: ``mask_weight * mean|m -
+    hull|`` (0 without a mask channel)."""
+    rgb = tf.cast(output[..., :3], tf.float32)
+    rec = reconstruction_loss(target, rgb, l1_weight=config.l1_weight,
                               ssim_weight=config.ssim_weight)
+    if config.feature_weight:
+        rec += config.feature_weight * tf.reduce_mean(masks[..., 1:2] * tf.abs(rgb - target))
     if output.shape[-1] == 4:
-        return rec, config.mask_weight * tf.reduce_mean(tf.abs(output[..., 3:] - mask))
+        return rec, config.mask_weight * tf.reduce_mean(tf.abs(output[..., 3:] - masks[..., :1]))
     return rec, tf.constant(0.0)
 
 
 # -- data --------------------------------------------------------------------
 
+#: landmark groups whose hulls make the feature regions: brow + eye on each side, the mouth
+FEATURES = (np.r_[17:22, 36:42], np.r_[22:27, 42:48], np.r_[48:68])
+
+
+def feature_mask(landmarks: np.ndarray, size: int, grow: float = 0.1) -> np.ndarray:
+    """The eyes-with-brows and mouth regions float32 (size, size) in {0, 1}:
+    the convex hull of each landmark group (:data:`FEATURES`, crop pixels
+    ``(68, 2)``), dilated by ``grow`` x the inter-ocular distance. Details
+    the detector and the landmark predictor look at first."""
+    from .align import inter_ocular
+
+    lm = np.asarray(landmarks, np.float64).reshape(68, 2)
+    mask = np.zeros((size, size), np.uint8)
+    for group in FEATURES:
+        hull = cv2.convexHull(np.round(lm[group] * 16).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_8, shift=4)
+    r = int(round(grow * inter_ocular(lm)))
+    if r > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    return mask.astype(np.float32)
+
+
 @dataclass
 class FaceSet:
     """One identity's faces at the model's size: ``crops`` (N, S, S, 3)
-    uint8, ``masks`` (N, S, S) float32 in {0, 1} (the landmark hull),
+    uint8, ``masks`` (N, S, S, 2) float32 in {0, 1} (the landmark hull, the
+    feature regions of :func:`feature_mask`),
     ``held_out`` (N,) bool, ``embedding`` (N, 128) float32, ``names`` (N,)."""
 
     folder: str
@@ -123,10 +154,9 @@ def load_face_set(folder: str | os.PathLike, size: int, *, grow: float = 0.0,
                   min_faces: int = 2) -> FaceSet:
     """The faces of ``folder`` (see :func:`faceswap.extract.load_faces`)
     resized to ``size`` px, with their hull masks (grown by ``grow``
-    inter-ocular distances, :func:`faceswap.align.face_mask`). Raises ValueError naming
+    inter-ocular distances, :func:`faceswap.align.face_mask`) and feature
+    regions (:func:`feature_mask`). Raises ValueError naming
     the folder when it has fewer than ``min_faces`` training faces."""
-    import cv2
-
     from .align import face_mask
     from .extract import load_faces
 
@@ -145,7 +175,8 @@ def load_face_set(folder: str | os.PathLike, size: int, *, grow: float = 0.0,
     # frame -> crop landmarks, then to the model's pixel grid (pixel centres scale about -0.5)
     in_crop = np.einsum("nij,nkj->nki", m[:, :, :2], lm) + m[:, None, :, 2]
     in_crop = (in_crop + 0.5) * (size / src) - 0.5
-    masks = np.stack([face_mask(p, (size, size), grow=grow) for p in in_crop]).astype(np.float32)
+    masks = np.stack([np.stack([face_mask(p, (size, size), grow=grow), feature_mask(p, size)], -1)
+                      for p in in_crop]).astype(np.float32)
     return FaceSet(str(folder), crops, masks, held_out, np.asarray(faces.embedding, np.float32),
                    np.asarray(faces.names))
 

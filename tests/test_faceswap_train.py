@@ -20,7 +20,7 @@ from faceswap.__main__ import main as cli
 from faceswap.align import template
 from faceswap.augment import Augmentation, augment, random_similarity, warp_maps
 from faceswap.config import TrainConfig
-from faceswap.train import face_loss, load_swapper, reconstruction_loss, train
+from faceswap.train import face_loss, feature_mask, load_swapper, reconstruction_loss, train
 
 ROOT = Path(__file__).resolve().parents[1]
 COLOURS = {"A": (200, 60, 40), "B": (40, 80, 210)}
@@ -125,12 +125,27 @@ def test_loss_is_weighted_l1_plus_dssim_and_mask_l1(rng):
     got = float(reconstruction_loss(t, o, l1_weight=0.7, ssim_weight=1.3))
     np.testing.assert_allclose(got, want, rtol=1e-4)
     assert float(reconstruction_loss(t, t)) == pytest.approx(0.0, abs=1e-6)
-    mask = (rng.uniform(size=(3, 24, 24, 1)) > 0.5).astype(np.float32)
-    m = rng.uniform(size=mask.shape).astype(np.float32)
-    config = TrainConfig(l1_weight=1.0, ssim_weight=0.0, mask_weight=0.25, precision="float32")
-    rec, mask_loss = face_loss(t, mask, np.concatenate([o, m], -1), config)
-    np.testing.assert_allclose(float(rec), np.abs(o - t).mean(), rtol=1e-5)
-    np.testing.assert_allclose(float(mask_loss), 0.25 * np.abs(m - mask).mean(), rtol=1e-5)
+    masks = (rng.uniform(size=(3, 24, 24, 2)) > 0.5).astype(np.float32)
+    m = rng.uniform(size=(3, 24, 24, 1)).astype(np.float32)
+    config = TrainConfig(l1_weight=1.0, ssim_weight=0.0, feature_weight=3.0, mask_weight=0.25,
+                         precision="float32")
+    rec, mask_loss = face_loss(t, masks, np.concatenate([o, m], -1), config)
+    err = np.abs(o - t)
+    np.testing.assert_allclose(float(rec), err.mean() + 3.0 * (masks[..., 1:] * err).mean(),
+                               rtol=1e-5)
+    np.testing.assert_allclose(float(mask_loss), 0.25 * np.abs(m - masks[..., :1]).mean(),
+                               rtol=1e-5)
+
+
+def test_feature_mask_covers_eyes_brows_and_mouth_only():
+    lm = template(64)
+    mask = feature_mask(lm, 64, grow=0.0)
+    at = lambda p: mask[int(round(p[1])), int(round(p[0]))]  # noqa: E731
+    for inside in (lm[36:42].mean(0), lm[42:48].mean(0), lm[48:68].mean(0), lm[19], lm[24]):
+        assert at(inside) == 1
+    for outside in (lm[30], lm[8], lm[0], lm[16], (2, 2)):  # nose tip, chin, jaw ends, corner
+        assert at(outside) == 0
+    assert feature_mask(lm, 64, grow=0.2).sum() > mask.sum()
 
 
 # -- models and training ------------------------------------------------------
@@ -138,7 +153,8 @@ def test_loss_is_weighted_l1_plus_dssim_and_mask_l1(rng):
 def test_decoders_share_only_the_head_they_are_given():
     from faceswap.models import build_autoencoder
 
-    config = TrainConfig(image_size=32, width=4, latent=8, shared_stages=2, precision="float32")
+    config = TrainConfig(image_size=32, width=4, latent=8, bottleneck="conv", shared_stages=2,
+                         precision="float32")
     nets = build_autoencoder(config)
     ids = lambda net: {id(v) for v in net.trainable_variables}  # noqa: E731
     shared = ids(nets.decoder_a) & ids(nets.decoder_b)
@@ -148,7 +164,7 @@ def test_decoders_share_only_the_head_they_are_given():
     code = nets.encoder(np.zeros((1, 32, 32, 3), np.float32))
     assert code.shape == (1, 2, 2, 8) and nets.decoder_b(code).shape == (1, 32, 32, 4)
     separate = build_autoencoder(TrainConfig(image_size=32, width=4, latent=8, bottleneck="dense",
-                                             mask=False, precision="float32"))
+                                             shared_stages=0, mask=False, precision="float32"))
     assert not ids(separate.decoder_a) & ids(separate.decoder_b)
     assert separate.decoder_a(separate.encoder(np.zeros((1, 32, 32, 3)))).shape == (1, 32, 32, 3)
 
@@ -163,9 +179,11 @@ def runs(tmp_path_factory, faces):
     """(straight, first session stopped at step 2, its weights then, resumed) of a
     16-step augmented run on the two colours, in ``root / "a"`` and ``root / "b"``."""
     root = tmp_path_factory.mktemp("runs")
+    # separate decoders (shared_stages=0): two flat colours leave the code nothing to carry
+    # but the colour, and a shared head takes more steps to tell them apart
     base = dict(a=faces["A"], b=faces["B"], steps=16, seed=3, learning_rate=5e-3, beta_1=0.9,
                 log_every=8, sample_every=16, checkpoint_every=8, image_size=16, width=4,
-                latent=4, batch_size=2, precision="float32")
+                latent=4, batch_size=2, shared_stages=0, precision="float32")
     straight = train(TrainConfig(run_dir=str(root / "a"), **base), show_progress=False)
     first = train(TrainConfig(run_dir=str(root / "b"), **base), show_progress=False,
                   stop_after=2)
