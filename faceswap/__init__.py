@@ -18,6 +18,8 @@ _EXPORTS = {
     **dict.fromkeys(["box_iou", "identity_transfer", "landmark_error", "psnr_outside"],
                     ".metrics"),
     **dict.fromkeys(["evaluate_run", "evaluate_swaps"], ".evaluate"),
+    "TrainConfig": ".config",
+    **dict.fromkeys(["Swapper", "load_swapper", "train"], ".train"),
 }
 __all__ = sorted(_EXPORTS)
 lazy_exports(__name__, _EXPORTS)
