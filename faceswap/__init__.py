@@ -6,7 +6,13 @@ metrics. Command line: ``python -m faceswap --help``.
 Names load on first use, so ``python -m faceswap --help`` imports no TensorFlow.
 """
 
+import os
+
 from core.lazy import lazy_exports
+
+# FFmpeg's own log lines ("moov atom not found") would precede our one-line
+# errors for unreadable videos; it is read when cv2 loads, so set it first.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 _EXPORTS = {
     **dict.fromkeys(["MEAN_FACE", "align_face", "alignment", "face_mask", "umeyama"], ".align"),

@@ -22,9 +22,9 @@ from pathlib import Path
 from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
 
 from .config import TrainConfig
+from .faces import DETECTORS
 
 PROG = "python -m faceswap"
-DETECTORS = ("hog", "mtcnn", "haar")
 
 
 def _positive(kind: type):

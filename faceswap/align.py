@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["COVERAGE", "JAW", "MEAN_FACE", "NON_JAW", "align_face", "alignment", "face_mask",
-           "inter_ocular", "template", "umeyama"]
+           "inter_ocular", "template", "transform_points", "umeyama"]
 
 JAW = np.arange(0, 17)
 NON_JAW = np.arange(17, 68)  # brows, nose, eyes, mouth: rigid enough to align on
@@ -157,6 +157,13 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int,
     crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
     return crop, matrix
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``points`` (..., 2) (x, y) mapped by the (2, 3) affine ``matrix`` (e.g.
+    frame landmarks -> crop pixels with an :func:`alignment`), float64."""
+    m = np.asarray(matrix, np.float64)
+    return np.asarray(points, np.float64) @ m[:, :2].T + m[:, 2]
 
 
 def inter_ocular(landmarks: np.ndarray) -> float:

@@ -21,10 +21,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IMAGE_SUFFIXES", "FrameSwapper", "convert_file"]
+from .extract import IMAGE_SUFFIXES
+from .metrics import box_iou
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
-_SOURCE = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}  # direction -> (swapped identity, other)
+__all__ = ["DIRECTIONS", "FrameSwapper", "convert_file"]
+
+#: direction -> (identity whose faces are swapped, identity they become)
+DIRECTIONS = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}
 #: a face inherits the identity decision of the face it overlaps this much
 #: (IoU) in the previous frame of the same shot; everything is re-embedded at
 #: least this often (frames) and after a cut
@@ -49,10 +52,10 @@ class FrameSwapper:
                  colour: bool = True, seamless: bool = False) -> None:
         from .faces import FaceTools
 
-        if direction not in _SOURCE:
+        if direction not in DIRECTIONS:
             raise ValueError(f"--direction: expected AtoB or BtoA, got {direction!r}")
         self.swapper, self.direction = swapper, direction
-        src, dst = _SOURCE[direction]
+        src, dst = DIRECTIONS[direction]
         self.centroids = (np.asarray(swapper.centroids[src], np.float32),
                           np.asarray(swapper.centroids[dst], np.float32))
         self.tools = FaceTools(detector)
@@ -84,7 +87,7 @@ class FrameSwapper:
         self._age = 0 if fresh else self._age + 1
         decisions = []
         for f in faces:
-            match = None if fresh else max(((_iou(f.box, b), d) for b, d in self._previous),
+            match = None if fresh else max(((box_iou(f.box, b), d) for b, d in self._previous),
                                             default=None)
             if match is not None and match[0] >= _TRACK_IOU:
                 decisions.append(match[1])
@@ -112,7 +115,7 @@ class FrameSwapper:
         extraction aligns, the swapper's masks or else the landmark hull with
         forehead (``faceswap.align.face_mask``). Returns ``rgb`` itself when
         ``landmarks`` is empty, else a new frame."""
-        from .align import align_face, face_mask
+        from .align import align_face, face_mask, transform_points
         from .blend import paste_back
 
         if not len(landmarks):
@@ -126,22 +129,10 @@ class FrameSwapper:
             if masks is not None:
                 mask = masks[k]
             else:
-                m = np.asarray(matrix, np.float64)
-                lm = np.asarray(landmarks[k], np.float64) @ m[:, :2].T + m[:, 2]
-                mask = face_mask(lm, (size, size))
+                mask = face_mask(transform_points(landmarks[k], matrix), (size, size))
             out = paste_back(out, np.asarray(face, np.uint8), matrix, mask,
                              colour=self.colour, seamless=self.seamless)
         return out
-
-
-def _iou(a, b) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _check_output(input: Path, output: Path, force: bool) -> bool:
@@ -209,7 +200,7 @@ def convert_file(run: str | os.PathLike, input: str | os.PathLike, output: str |
         c = swap.counts
         if c.swapped == 0:
             found = "no face found" if c.no_face else (
-                f"no face of identity {_SOURCE[direction][0]} ({c.other} of the other identity)")
+                f"no face of identity {DIRECTIONS[direction][0]} ({c.other} of the other identity)")
             raise ValueError(f"{input}: {found}, nothing to swap ({direction})")
         from data.images import save_image
 

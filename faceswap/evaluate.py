@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from .align import transform_points
+from .convert import DIRECTIONS  # (target identity, donor identity)
 from .metrics import box_iou, identity_transfer, landmark_error, psnr_outside
 
 __all__ = ["DIRECTIONS", "REGION_GROW", "evaluate_run", "evaluate_swaps", "face_thumbnail",
            "held_out_frames", "nearest_pose"]
 
-DIRECTIONS = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}  # (target identity, donor identity)
 #: the face region a swap may change: landmark hull + forehead, grown by this x inter-ocular
 REGION_GROW = 0.5
 REDETECT_IOU = 0.5
@@ -61,18 +62,13 @@ def held_out_frames(faces) -> np.ndarray:
     return np.flatnonzero(faces.held_out)
 
 
-def _in_crop(landmarks: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    m = np.asarray(matrix, np.float64)
-    return np.asarray(landmarks, np.float64) @ m[:, :2].T + m[:, 2]
-
-
 def nearest_pose(target_lm: np.ndarray, target_matrix: np.ndarray, donor_lm: np.ndarray,
                  donor_matrix: np.ndarray) -> int:
     """Index of the donor face (``(M, 68, 2)`` landmarks, ``(M, 2, 3)``
     alignments) whose aligned landmarks are nearest the target's: the
     classical swap's best single donor image for that pose and expression."""
-    t = _in_crop(target_lm, target_matrix)
-    d = np.stack([_in_crop(lm, m) for lm, m in zip(donor_lm, donor_matrix)])
+    t = transform_points(target_lm, target_matrix)
+    d = np.stack([transform_points(lm, m) for lm, m in zip(donor_lm, donor_matrix)])
     return int(np.argmin(np.linalg.norm(d - t, axis=-1).mean(-1)))
 
 

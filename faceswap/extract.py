@@ -33,7 +33,8 @@ import numpy as np
 __all__ = ["Faces", "MIN_FACES_PER_IDENTITY", "extract_faces", "iter_frames", "load_faces"]
 
 MIN_FACES_PER_IDENTITY = 8
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+#: what data.images.load_image decodes (the reader of swap, convert and extract)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 _ARRAYS = ("frame", "landmarks", "matrix", "embedding", "box", "held_out", "names")
 
@@ -131,11 +132,10 @@ def iter_frames(source: str | os.PathLike, every: int = 1) -> tuple[int, Iterato
         files = _images(path)[::every]
 
         def gen_images():
-            for k, f in enumerate(files):
-                bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-                if bgr is None:
-                    raise ValueError(f"{f}: not a readable image")
-                yield k * every, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            from data.images import load_image, to_uint8
+
+            for k, f in enumerate(files):  # upright (EXIF), one-line ValueError naming f
+                yield k * every, to_uint8(load_image(f, max_side=None))
         return len(files), gen_images()
 
     cap = cv2.VideoCapture(str(path))
