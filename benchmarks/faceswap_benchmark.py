@@ -15,6 +15,7 @@ autoencoder | CycleGAN on held-out frames, cropped around the face) to
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -97,11 +98,17 @@ def main(argv: list[str] | None = None) -> None:
     runs = {"autoencoder": ae}
     if args.cyclegan_run:
         cg = load_swapper(args.cyclegan_run)
+        if (cg.config.a, cg.config.b) != (ae.config.a, ae.config.b):
+            raise SystemExit(f"--cyclegan-run {args.cyclegan_run}: trained on other faces "
+                             f"folders than --run ({cg.config.a}, {cg.config.b})")
         methods["cyclegan"] = model_method(cg)
         runs["cyclegan"] = cg
     kept: dict[tuple[str, str, int], np.ndarray] = {}
-    picks = {d: set(int(faces[t].frame[r]) for r in
-                    np.flatnonzero(faces[t].held_out)[[2, -3]]) for d, (t, _) in DIRECTIONS.items()}
+    def strip_rows(t: str) -> set[int]:  # two frames per direction among those evaluated
+        rows = np.flatnonzero(faces[t].held_out)[:args.max_frames]
+        return {int(faces[t].frame[r]) for r in rows[[len(rows) // 4, (3 * len(rows)) // 4]]}
+
+    picks = {d: strip_rows(t) for d, (t, _) in DIRECTIONS.items()}
 
     def keep(method, direction, frame, swapped):
         if frame in picks[direction]:
@@ -111,9 +118,6 @@ def main(argv: list[str] | None = None) -> None:
     report = {"cpu": cpu_description(), "tensorflow": tf.__version__,
               "faces": {k: str(v.folder) for k, v in faces.items()}, **scores, "runs": {}}
     for name, swapper in runs.items():
-        from core.loop import Run  # noqa: F401  (history lives beside the checkpoints)
-        import json
-
         history = json.loads((Path(swapper.config.run_dir) / "history.json").read_text())
         report["runs"][name] = {"run": swapper.config.run_dir, "step": int(swapper.step),
                                 "training_seconds": training_seconds(history),

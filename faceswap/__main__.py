@@ -109,7 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("evaluate", help="identity transfer, re-detection, landmark error and "
                        "PSNR outside the face on held-out frames, with floors")
     v.add_argument("--run", required=True, help="run folder of `train`")
-    v.add_argument("--json", type=Path, help="also write the result as JSON")
+    v.add_argument("--json", type=Path,
+                   help="also write the result as JSON (refused if it exists, unless --force)")
+    v.add_argument("--force", action="store_true", help="replace --json if it exists")
+    v.add_argument("--max-frames", type=_positive(int), metavar="N",
+                   help="held-out frames per direction (default: all)")
+    v.add_argument("--no-baselines", action="store_true",
+                   help="only the run's model (default: also no swap, the floor, and the "
+                   "classical swap)")
+    v.add_argument("--detector", choices=DETECTORS, default="hog",
+                   help="detector for re-detection and convert's path (default hog)")
     return ap
 
 
@@ -164,7 +173,10 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     from .evaluate import evaluate_run
 
-    out = evaluate_run(args.run)
+    if args.json and args.json.exists() and not args.force:
+        raise ValueError(f"--json {args.json}: exists (use --force to replace it)")
+    out = evaluate_run(args.run, max_frames=args.max_frames, baselines=not args.no_baselines,
+                       detector=args.detector)
     print(json.dumps(out, indent=2))
     if args.json:
         from data.cache import atomic_path

@@ -168,6 +168,9 @@ class TrainConfig(RunOptions):
         """The options saved in ``run_dir/faceswap.json`` (a cyclegan run) or
         else ``run_dir/options.json`` (an autoencoder run), with ``overrides``
         and ``run_dir`` applied (ValueError naming the file if unreadable)."""
+        if not Path(run_dir).is_dir():
+            raise ValueError(f"--run {run_dir}: no such run folder (train one with "
+                             "`python -m faceswap train`)")
         path = Path(run_dir) / OPTIONS_FILE
         if not path.is_file():
             path = Path(run_dir) / "options.json"

@@ -96,6 +96,12 @@ def load_faces(folder: str | os.PathLike) -> Faces:
 
 
 # -- sources --------------------------------------------------------------------------
+def _stored_source(source: str | os.PathLike) -> str:
+    """``source`` as faces.npz keeps it: "megamind", or an absolute path (so
+    evaluation can reread the frames from any working directory)."""
+    return "megamind" if str(source) == "megamind" else str(Path(source).resolve())
+
+
 def _resolve(source: str | os.PathLike) -> tuple[str, Path]:
     """("video" | "images", path)."""
     if str(source) == "megamind":
@@ -283,7 +289,8 @@ def extract_faces(source: str | os.PathLike, out: str | os.PathLike, *, size: in
             folder = tmp if identities == 1 else tmp / f"identity_{j}"
             folder.mkdir(exist_ok=True)
             _write_folder(folder, [rows[i] for i in idx], [crops[i] for i in idx], size=size,
-                          held_out=held_out, source=str(source), frame_shape=frame_shape, cv2=cv2)
+                          held_out=held_out, source=_stored_source(source), frame_shape=frame_shape,
+                          cv2=cv2)
         _check_out(out)  # still free?
         if out.exists():
             out.rmdir()  # an empty folder we may replace
