@@ -333,9 +333,11 @@ def _link_faces(config: TrainConfig, sets: list[FaceSet]) -> None:
 
 def _check_saved_options(config: TrainConfig) -> None:
     """A resumed cyclegan run's ``faceswap.json`` must match ``config`` but for
-    :data:`RESUMABLE` options (ConfigError naming the others)."""
+    :data:`RESUMABLE` options (ConfigError naming the others). Options added
+    to the code after the run was saved count as their defaults."""
     path = Path(config.run_dir) / OPTIONS_FILE
-    saved = json.loads(path.read_text())
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
+    saved = {**defaults, **json.loads(path.read_text())}
     given = json.loads(json.dumps(dataclasses.asdict(config)))
     changed = sorted(k for k in set(saved) | set(given)
                      if k not in RESUMABLE and saved.get(k) != given.get(k))
