@@ -156,9 +156,14 @@ def test_a_signal_saves_the_partial_image(tmp_path, capsys, monkeypatch, vgg_ima
                 time.sleep(1)  # the handler raises before this ends
 
     monkeypatch.setattr(tqdm.auto, "tqdm", SignalAtStep4)
+    # Python's own SIGINT handler, whatever an earlier test or library in this
+    # worker process left installed (the suite once saw the signal ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    monkeypatch.setattr(SignalAtStep4, "steps", 0)
     out, hist = tmp_path / "out.png", tmp_path / "hist.json"
     code = main(PAIR + ["-o", str(out), "--size", "32", "--steps", "50", "--quiet",
                         "--precision", "float32", "--history", str(hist)])
+    signal.signal(signal.SIGINT, previous)
     name = signal.Signals(signum).name
     assert code == 128 + signum
     assert capsys.readouterr().err == (f"interrupted ({name}): partial image (step 4 of 50, "
