@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     ae = load_swapper(args.run)
     faces = {"A": load_faces(ae.config.a), "B": load_faces(ae.config.b)}
     methods = {"none": no_swap, "classical": classical_method,
-               "autoencoder": model_method(ae)}
+               "autoencoder": model_method(ae),
+               "autoencoder_hull_mask": model_method(ae, mask="hull")}
     runs = {"autoencoder": ae}
     if args.cyclegan_run:
         cg = load_swapper(args.cyclegan_run)
@@ -128,10 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"CPU: {report['cpu']['model']}  flags: {' '.join(report['cpu']['flags'])}")
     head = ("identity", "donor_distance", "target_distance", "redetected", "landmark_error",
             "psnr_outside_db")
-    print(f"{'method':12s}{'dir':6s}" + "".join(f"{h:>17s}" for h in head))
+    print(f"{'method':22s}{'dir':6s}" + "".join(f"{h:>17s}" for h in head))
     for name, by_dir in scores["methods"].items():
         for direction, s in by_dir.items():
-            print(f"{name:12s}{direction:6s}" + "".join(f"{s[h]:17.3f}" for h in head))
+            print(f"{name:22s}{direction:6s}" + "".join(f"{s[h]:17.3f}" for h in head))
     print("real donor faces, distance to own centroid:",
           {k: round(v, 3) for k, v in scores["real_donor_distance"].items()})
     for name, r in report["runs"].items():

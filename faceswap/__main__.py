@@ -22,6 +22,7 @@ from pathlib import Path
 from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
 
 from .config import TrainConfig
+from .convert import MASKS
 from .faces import DETECTORS
 
 PROG = "python -m faceswap"
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "PNG metadata still mark the output as synthetic)")
     c.add_argument("--detector", choices=DETECTORS, default="hog",
                    help="face detector (default hog)")
+    c.add_argument("--mask", choices=MASKS, default="learned",
+                   help="learned: paste with the autoencoder's own mask, grown beyond the face "
+                   "(more of the donor's outline and brows, more identity); hull: the "
+                   "landmark hull plus forehead (nothing outside the face changes); default "
+                   "learned, CycleGAN always hull")
     c.add_argument("--force", action="store_true", help="replace --output if it exists")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -163,6 +169,7 @@ def _convert(args: argparse.Namespace) -> None:
 
     summary = convert_file(args.run, args.input, args.output, direction=args.direction,
                            label=not args.no_label, detector=args.detector, force=args.force,
+                           mask=args.mask,
                            progress=not args.quiet)
     print(summary)
 

@@ -24,10 +24,12 @@ import numpy as np
 from .extract import IMAGE_SUFFIXES
 from .metrics import box_iou
 
-__all__ = ["DIRECTIONS", "FrameSwapper", "convert_file"]
+__all__ = ["DIRECTIONS", "FrameSwapper", "MASKS", "convert_file"]
 
 #: direction -> (identity whose faces are swapped, identity they become)
 DIRECTIONS = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}
+#: what a swapped face is pasted back with (see :class:`FrameSwapper`)
+MASKS = ("learned", "hull")
 #: a face inherits the identity decision of the face it overlaps this much
 #: (IoU) in the previous frame of the same shot; everything is re-embedded at
 #: least this often (frames) and after a cut
@@ -46,10 +48,13 @@ class FrameSwapper:
     """Swaps the source identity's faces in RGB uint8 frames with ``swapper``
     (an object with ``.size``, ``.centroids`` {"A", "B": (128,)} and
     ``.swap(crops (N,S,S,3) uint8, direction) -> (faces, masks or None)``,
-    as from :func:`faceswap.train.load_swapper`)."""
+    as from :func:`faceswap.train.load_swapper`). ``mask``: "learned" pastes
+    with the swapper's own mask when it has one (the autoencoder's, grown
+    beyond the face), "hull" always with the landmark hull plus forehead
+    (leaves everything outside the face untouched)."""
 
     def __init__(self, swapper: Any, direction: str, *, detector: str = "hog",
-                 colour: bool = True, seamless: bool = False) -> None:
+                 colour: bool = True, seamless: bool = False, mask: str = "learned") -> None:
         from .faces import FaceTools
 
         if direction not in DIRECTIONS:
@@ -59,7 +64,9 @@ class FrameSwapper:
         self.centroids = (np.asarray(swapper.centroids[src], np.float32),
                           np.asarray(swapper.centroids[dst], np.float32))
         self.tools = FaceTools(detector)
-        self.colour, self.seamless = colour, seamless
+        if mask not in MASKS:
+            raise ValueError(f"--mask: expected one of {', '.join(MASKS)}, got {mask!r}")
+        self.colour, self.seamless, self.mask = colour, seamless, mask
         self.counts = _Counts()
         self._previous: list[tuple[tuple[int, int, int, int], bool]] = []
         self._thumb: np.ndarray | None = None
@@ -126,7 +133,7 @@ class FrameSwapper:
                                            self.direction)
         out = rgb
         for k, (face, (_, matrix)) in enumerate(zip(swapped, aligned)):
-            if masks is not None:
+            if masks is not None and self.mask == "learned":
                 mask = masks[k]
             else:
                 mask = face_mask(transform_points(landmarks[k], matrix), (size, size))
@@ -156,7 +163,7 @@ def _check_output(input: Path, output: Path, force: bool) -> bool:
 def convert_file(run: str | os.PathLike, input: str | os.PathLike, output: str | os.PathLike,
                  *, direction: str = "AtoB", label: bool = True, detector: str = "hog",
                  force: bool = False, progress: bool = True, colour: bool = True,
-                 seamless: bool = False, swapper: Any = None) -> str:
+                 seamless: bool = False, swapper: Any = None, mask: str = "learned") -> str:
     """Swap the faces of ``input`` (image or video) and write ``output``;
     return a one-line summary (frames, faces swapped, frames without a face,
     conversion frames per second).
@@ -190,10 +197,10 @@ def convert_file(run: str | os.PathLike, input: str | os.PathLike, output: str |
 
         swapper = load_swapper(run)
     swap = FrameSwapper(swapper, direction, detector=detector, colour=colour,
-                        seamless=seamless)
+                        seamless=seamless, mask=mask)
     params = {"method": "convert", "run": str(run), "direction": direction,
               "input": input.name, "detector": detector, "colour": colour,
-              "seamless": seamless}
+              "seamless": seamless, "mask": mask}
     start = time.perf_counter()
     if is_image:
         out = swap(frames_in[0])

@@ -195,13 +195,13 @@ def no_swap(frame: np.ndarray, landmarks: np.ndarray, direction: str, donor: Any
 
 
 def model_method(swapper, *, detector: str = "hog", colour: bool = True,
-                 seamless: bool = False) -> Callable[..., np.ndarray]:
+                 seamless: bool = False, mask: str = "learned") -> Callable[..., np.ndarray]:
     """A trained run (:func:`faceswap.train.load_swapper`) as a method: the
-    same path as ``convert``, at the known landmarks."""
+    same path as ``convert`` (``mask`` as its ``--mask``), at the known landmarks."""
     from .convert import FrameSwapper
 
     by_direction = {d: FrameSwapper(swapper, d, detector=detector, colour=colour,
-                                    seamless=seamless) for d in DIRECTIONS}
+                                    seamless=seamless, mask=mask) for d in DIRECTIONS}
 
     def method(frame, landmarks, direction, donor):
         return by_direction[direction].swap_at(frame, [landmarks])
