@@ -97,7 +97,10 @@ def no_stylize(monkeypatch):
     """Fail the test if the CLI gets as far as optimising."""
     def refuse(*args, **kwargs):
         raise AssertionError("stylize() was called")
-    monkeypatch.setattr(sys.modules["nst.stylize"], "stylize", refuse)
+    import importlib
+
+    # imported here: which tests ran before in this worker must not matter
+    monkeypatch.setattr(importlib.import_module("nst.stylize"), "stylize", refuse)
 
 
 def test_unwritable_output_is_refused_before_optimising(tmp_path, capsys, monkeypatch,
