@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from core.precision import PRECISIONS
+
 __all__ = ["GAN_LOSSES", "STRATEGIES", "ConfigError", "RunOptions", "describe_changes",
-           "has_checkpoint", "invalid", "literal", "loop_option", "option"]
+           "has_checkpoint", "invalid", "literal", "loop_option", "option", "precision_option"]
 
 #: GAN objectives (see :mod:`core.gan_losses`)
 GAN_LOSSES = ("bce", "lsgan")
@@ -56,6 +58,14 @@ def loop_option(name: str, default: Any = None) -> Any:
     required for ``run_dir``)."""
     shared, text, choices, unit = _LOOP_OPTIONS[name]
     return option(shared if default is None else default, text, choices=choices, unit=unit)
+
+
+def precision_option() -> Any:
+    """The ``precision`` field of a training run (``core.precision``'s
+    vocabulary, default ``auto``), declared once for all runs."""
+    return option("auto", "compute precision: float32, or bf16 (bf16 compute, float32 "
+                  "weights); auto: bf16 where the CPU has it natively, else float32 "
+                  "($DEEPFAKE_LAB_PRECISION overrides)", choices=PRECISIONS)
 
 
 def literal(text: str) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import GAN_LOSSES, RunOptions, invalid, loop_option, option
-from core.precision import PRECISIONS, keras_policy, resolve_precision
+from core.config import GAN_LOSSES, RunOptions, invalid, loop_option, option, precision_option
+from core.precision import keras_policy, resolve_precision
 
 __all__ = ["BUILTIN_DATA", "GENERATOR_NAMES", "PAIRED_DATA", "UNPAIRED_DATA", "TrainConfig",
            "config_from_run", "size_multiple", "unet_depth"]
@@ -109,9 +109,7 @@ class TrainConfig(RunOptions):
     l1_weight: float = option(100.0, "pix2pix: weight of |G(a) - b|")
     pool_size: int = option(50, "CycleGAN: earlier fakes the discriminators may see "
                             "instead of the newest (0: none)", unit="images")
-    precision: str = option("auto", "compute precision: float32, or bf16 (bf16 compute, "
-                            "float32 weights); auto: bf16 where the CPU has it natively, else "
-                            "float32 ($DEEPFAKE_LAB_PRECISION overrides)", choices=PRECISIONS)
+    precision: str = precision_option()
     seed: int = option(0, "seed of the initial weights, the pools and the data order")
     strategy: str = loop_option("strategy")
     log_every: int = loop_option("log_every")

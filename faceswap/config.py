@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from core.config import RunOptions, invalid, loop_option, option
-from core.precision import PRECISIONS, keras_policy, resolve_precision
+from core.config import RunOptions, invalid, loop_option, option, precision_option
+from core.precision import keras_policy, resolve_precision
 from cyclegan.config import GENERATOR_NAMES
 
 __all__ = ["BOTTLENECKS", "DOWNSAMPLES", "MODELS", "OPTIONS_FILE", "RESUMABLE", "TrainConfig",
@@ -105,9 +105,7 @@ class TrainConfig(RunOptions):
                        unit="fraction")
     generator: str = option("resnet6", "cyclegan: the generator (python -m cyclegan's "
                             "--generator)", choices=GENERATOR_NAMES)
-    precision: str = option("auto", "compute precision: float32, or bf16 (bf16 compute, "
-                            "float32 weights); auto: bf16 where the CPU has it natively, else "
-                            "float32 ($DEEPFAKE_LAB_PRECISION overrides)", choices=PRECISIONS)
+    precision: str = precision_option()
     seed: int = option(0, "seed of the initial weights, the data order and the augmentation")
     strategy: str = loop_option("strategy")
     log_every: int = loop_option("log_every")
