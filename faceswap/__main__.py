@@ -22,7 +22,7 @@ from pathlib import Path
 from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
 
 from .config import TrainConfig
-from .convert import MASKS
+from .convert import DIRECTIONS, MASKS
 from .faces import DETECTORS
 
 PROG = "python -m faceswap"
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output", required=True, type=Path,
                    help="image (.png) or video (.mp4/.avi) of the same size and frame count "
                    "(refused if it exists, unless --force)")
-    c.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+    c.add_argument("--direction", choices=tuple(DIRECTIONS), default="AtoB",
                    help="AtoB: faces of identity A get B's identity (default); BtoA: the reverse")
     c.add_argument("--no-label", action="store_true",
                    help="no visible 'AI-generated' label on video frames (the JSON sidecar and "
