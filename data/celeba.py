@@ -1,4 +1,5 @@
-"""CelebA faces split into two domains by an attribute (the CoGAN paper's face pairs).
+"""CelebA faces: split into two domains by an attribute (the CoGAN paper's face
+pairs), or labelled with several attributes at once (StarGAN).
 
 Two sources:
 
@@ -10,23 +11,28 @@ Two sources:
 
 * ``tfds.load("celeb_a")`` (needs ``tensorflow-datasets`` and a download).
 
-Domain 1 holds images *with* the attribute, domain 2 those *without*; as
-for MNIST the two are never paired. Images come out as float32 in [0, 1],
-centre-cropped to the face (the aligned images are 178x218) and resized to
-``image_size`` square.
+For CoGAN, domain 1 holds images *with* the attribute, domain 2 those
+*without*; as for MNIST the two are never paired. For StarGAN, each image
+comes with a 0/1 row of the chosen attributes (:func:`attribute_files`,
+:func:`tfds_attribute_stream`), the first :data:`HELD_OUT` images held out.
+Images come out as float32 in [0, 1], centre-cropped to the face (the
+aligned images are 178x218) and resized to ``image_size`` square.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from .images import tf_decode_image
+from .translation import centre_crop
 
-__all__ = ["ATTRIBUTES", "CELEBA_HELP", "domain_stream", "read_attributes", "split_by_attribute"]
+__all__ = ["ATTRIBUTES", "CELEBA_HELP", "HELD_OUT", "attribute_files", "domain_stream",
+           "read_attributes", "split_by_attribute", "tfds_attribute_stream"]
 
 #: the attributes the CoGAN paper pairs faces by
 ATTRIBUTES = ("Blond_Hair", "Smiling", "Eyeglasses")
@@ -34,6 +40,8 @@ CELEBA_HELP = ("CelebA is not bundled. Download 'img_align_celeba.zip' and "
                "'list_attr_celeba.txt' from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, "
                "unzip both into one folder, and pass that folder; or install "
                "tensorflow-datasets and use source='tfds'.")
+#: images held out for evaluation, the first ones in file order (StarGAN paper: 2,000)
+HELD_OUT = 2000
 
 
 def read_attributes(path: str | os.PathLike) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -59,15 +67,19 @@ def read_attributes(path: str | os.PathLike) -> tuple[list[str], dict[str, np.nd
     return names, rows
 
 
+def _columns(path: Path, names: list[str], attributes: Sequence[str]) -> list[int]:
+    for attribute in attributes:
+        if attribute not in names:
+            raise ValueError(f"attribute {attribute!r} is not in {path}; choose one of {names}")
+    return [names.index(a) for a in attributes]
+
+
 def split_by_attribute(root: str | os.PathLike, attribute: str
                        ) -> tuple[list[Path], list[Path]]:
     """Image paths (with, without) ``attribute`` in the aligned-CelebA layout."""
     root = Path(root)
     names, rows = read_attributes(root / "list_attr_celeba.txt")
-    if attribute not in names:
-        raise ValueError(f"attribute {attribute!r} is not in {root / 'list_attr_celeba.txt'}; "
-                         f"choose one of {names}")
-    col = names.index(attribute)
+    [col] = _columns(root / "list_attr_celeba.txt", names, [attribute])
     images = root / "img_align_celeba"
     if not images.is_dir():
         raise ValueError(f"{images}: image folder not found. {CELEBA_HELP}")
@@ -79,13 +91,37 @@ def split_by_attribute(root: str | os.PathLike, attribute: str
     return with_attr, without
 
 
-def _face_crop(image: tf.Tensor, image_size: int) -> tf.Tensor:
-    """Centre square crop of an aligned face, resized; float32 [0, 1]."""
-    image = tf.image.convert_image_dtype(image, tf.float32)
-    h, w = tf.shape(image)[0], tf.shape(image)[1]
-    side = tf.minimum(h, w)
-    image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
-    return tf.image.resize(image, (image_size, image_size), antialias=True)
+def attribute_files(root: str | os.PathLike, attributes: Sequence[str], split: str = "train"
+                    ) -> tuple[list[str], np.ndarray]:
+    """Files and labels of the aligned-CelebA layout for StarGAN: ``labels``
+    ``(N, len(attributes))`` float32, 1 where ``list_attr_celeba.txt`` says +1
+    and 0 where it says -1. Files sorted by name; ``split="test"`` is the
+    first :data:`HELD_OUT`, ``"train"`` the rest (stream them with
+    :func:`data.translation.labelled_stream`)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    attributes = list(attributes)
+    if not attributes:
+        raise ValueError("attributes: name at least one CelebA attribute (e.g. Blond_Hair)")
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: CelebA folder not found. {CELEBA_HELP}")
+    listing = root / "list_attr_celeba.txt"
+    names, rows = read_attributes(listing)
+    cols = _columns(listing, names, attributes)
+    images = root / "img_align_celeba"
+    if not images.is_dir():
+        raise ValueError(f"{images}: image folder not found. {CELEBA_HELP}")
+    order = sorted(rows)
+    order = order[:HELD_OUT] if split == "test" else order[HELD_OUT:]
+    if not order:
+        raise ValueError(f"{listing}: {len(rows)} images, none left for training after holding "
+                         f"out the first {HELD_OUT}")
+    files = [str(images / f) for f in order]
+    if not Path(files[0]).is_file():
+        raise ValueError(f"{files[0]}: listed in the attribute file but missing")
+    labels = np.stack([rows[f][cols] for f in order]) == 1
+    return files, labels.astype(np.float32)
 
 
 def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size: int = 64,
@@ -113,7 +149,7 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
 
         def side(flag: bool) -> tf.data.Dataset:
             return (ds.filter(lambda ex: tf.equal(ex["attributes"][attribute], flag))
-                    .map(lambda ex: _face_crop(ex["image"], image_size)))
+                    .map(lambda ex: centre_crop(ex["image"], None, image_size)))
         first, second = side(True), side(False)
     elif source == "folder":
         if root is None:
@@ -128,7 +164,7 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
                                num_parallel_calls=tf.data.AUTOTUNE)
             if skip_bad:
                 images = images.filter(lambda x: tf.size(x) > 0)  # the skipped files
-            return images.map(lambda x: _face_crop(x, image_size),
+            return images.map(lambda x: centre_crop(x, None, image_size),
                               num_parallel_calls=tf.data.AUTOTUNE)
         first, second = side(with_attr), side(without)
     else:
@@ -138,3 +174,55 @@ def domain_stream(root: str | os.PathLike | None, attribute: str, *, image_size:
         return ds.shuffle(2048, seed=seed + offset).repeat().batch(batch_size, drop_remainder=True)
 
     return tf.data.Dataset.zip((prepare(first, 0), prepare(second, 1))).prefetch(2)
+
+
+def tfds_attribute_stream(attributes: Sequence[str], *, split: str = "train", batch_size: int,
+                          image_size: int, crop_size: int = 178, seed: int = 0
+                          ) -> tf.data.Dataset:
+    """``tfds.load("celeb_a", split="train")`` as ``(images, labels)``
+    batches: ``(B, S, S, 3)`` float32 in [0, 1] (StarGAN's centre crop of
+    ``crop_size``, resized to ``image_size``) and ``(B, len(attributes))``
+    float32 in {0, 1}.
+
+    The first :data:`HELD_OUT` examples (tfds order) are ``split="test"``:
+    one pass, in order, not mirrored, the last batch maybe smaller. The rest
+    are ``"train"``: shuffled (buffer 4096, ``seed``), repeated, mirrored at
+    random. Not exactly resumable: a shuffle buffer cannot be restored, so
+    skipping batches on resume gives a different (equally random) order.
+    tfds's ``train`` is CelebA's official training partition (162,770
+    images), not all 202,599 as the StarGAN code uses; needs
+    ``tensorflow-datasets`` and downloads about 1.4 GB once.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ValueError("CelebA through tfds needs tensorflow-datasets "
+                         "(pip install tensorflow-datasets) and internet. " + CELEBA_HELP) from None
+    attributes = list(attributes)
+    if not attributes:
+        raise ValueError("attributes: name at least one CelebA attribute (e.g. Blond_Hair)")
+    known = sorted(tfds.builder("celeb_a").info.features["attributes"].keys())
+    for attribute in attributes:
+        if attribute not in known:
+            raise ValueError(f"attribute {attribute!r} is not in tfds celeb_a; "
+                             f"choose one of {known}")
+    ds = tfds.load("celeb_a", split="train", shuffle_files=False)
+
+    def prepare(ex: dict) -> tuple[tf.Tensor, tf.Tensor]:
+        label = tf.stack([tf.cast(ex["attributes"][a], tf.float32) for a in attributes])
+        return centre_crop(ex["image"], crop_size, image_size), label
+
+    if split == "test":
+        ds = ds.take(HELD_OUT).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.batch(batch_size).prefetch(2)
+
+    def mirrored(k: tf.Tensor, ex: dict) -> tuple[tf.Tensor, tf.Tensor]:
+        image, label = prepare(ex)
+        key = tf.stack([tf.constant(seed, tf.int64), k])
+        return tf.image.stateless_random_flip_left_right(image, key), label
+
+    ds = ds.skip(HELD_OUT).shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.enumerate().map(mirrored, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(2)

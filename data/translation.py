@@ -12,13 +12,20 @@
 - :func:`fetch_dataset`: the archives the pix2pix tutorial and junyanz's
   scripts download (``facades``, ``maps``, ``horse2zebra``, ...), cached and
   unpacked safely into one of the layouts above.
+- **labelled** (StarGAN's RaFD, torchvision's ImageFolder): one subfolder of
+  images per domain, ``ROOT/angry/*.jpg  ROOT/happy/*.jpg ...``
+  (:func:`domain_files`); any list of files with label rows (e.g. CelebA's
+  attributes, :func:`data.celeba.attribute_files`) streams as ``(images,
+  labels)`` batches (:func:`labelled_stream`).
 
-Random jitter as in the papers: resize to ``load_size`` (286 for 256 crops),
-random crop to ``image_size``, random mirror; aligned pairs get the same crop
-and mirror. Element ``k`` of a stream is a function of ``(seed, k)`` only
-(file order from a seeded per-epoch permutation, jitter from stateless RNG),
-so resumed runs see what uninterrupted runs see. Images are float32 in
-[0, 1].
+Random jitter as in the CycleGAN and pix2pix papers: resize to
+``load_size`` (286 for 256 crops), random crop to ``image_size``, random
+mirror; aligned pairs get the same crop and mirror. Element ``k`` of a
+stream is a function of ``(seed, k)`` only (file order from a seeded
+per-epoch permutation, jitter from stateless RNG), so resumed runs see what
+uninterrupted runs see. Labelled streams take StarGAN's preprocessing
+instead (centre square crop, resize, random mirror), resumable the same way.
+Images are float32 in [0, 1].
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from .images import check_images, tf_decode_image
 
-__all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "KNOWN_SHA256", "aligned_files", "fetch_dataset",
-           "folder_stream", "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
+__all__ = ["DATASET_URLS", "IMAGE_SUFFIXES", "KNOWN_SHA256", "aligned_files", "centre_crop",
+           "domain_files", "fetch_dataset", "folder_stream", "labelled_batch", "labelled_stream",
+           "random_jitter", "split_aligned", "tfds_unaligned", "unaligned_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -108,12 +117,17 @@ def random_jitter(image: tf.Tensor, key: tf.Tensor, image_size: int, load_size: 
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
-def _file_at(files: tf.Tensor, k: tf.Tensor, seed: int, salt: int) -> tf.Tensor:
-    n = tf.cast(tf.shape(files)[0], tf.int64)
+def _index_at(n: tf.Tensor, k: tf.Tensor, seed: int, salt: int) -> tf.Tensor:
+    """Position ``k`` of an endless walk over ``n`` items: a fresh seeded
+    permutation per epoch, a function of ``(seed, salt, k)`` only."""
+    n = tf.cast(n, tf.int64)
     epoch = k // n
     key = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), epoch]), salt)
-    perm = tf.random.experimental.index_shuffle(k % n, key, n - 1)
-    return files[perm]
+    return tf.random.experimental.index_shuffle(k % n, key, n - 1)
+
+
+def _file_at(files: tf.Tensor, k: tf.Tensor, seed: int, salt: int) -> tf.Tensor:
+    return files[_index_at(tf.shape(files)[0], k, seed, salt)]
 
 
 def folder_stream(root: str | os.PathLike, *, aligned: bool = False, split: str = "train",
@@ -181,6 +195,114 @@ def tfds_unaligned(name: str, *, split: str = "train", batch_size: int = 1, imag
 
     both = tf.data.Dataset.zip((side("A", 0), side("B", 1))).batch(batch_size, drop_remainder=True)
     return both.skip(start_step).prefetch(2)
+
+
+def domain_files(root: str | os.PathLike) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """One subfolder of images per domain (RaFD as StarGAN reads it, like
+    torchvision's ImageFolder) -> ``(files, labels, names)``: the files domain
+    by domain (sorted names, hidden folders skipped), each domain's files
+    sorted; one-hot ``labels`` ``(N, C)`` float32; ``names`` the ``C`` folder
+    names. Subfolders are not searched further."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: folder not found (expected one subfolder of images per domain)")
+    names = tuple(sorted(p.name for p in root.iterdir()
+                         if p.is_dir() and not p.name.startswith(".")))
+    if len(names) < 2:
+        found = f"only {names[0]}/" if names else "none"
+        raise ValueError(f"{root}: expected one subfolder of images per domain, at least two "
+                         f"(e.g. RaFD's angry/ happy/ ...); found {found}")
+    per_domain = [_images_in(root / name) for name in names]
+    files = [f for domain in per_domain for f in domain]
+    labels = np.repeat(np.eye(len(names), dtype=np.float32), [len(d) for d in per_domain], axis=0)
+    return files, labels, names
+
+
+def centre_crop(image: tf.Tensor, crop_size: int | None, image_size: int) -> tf.Tensor:
+    """StarGAN's preprocessing: the centre square of side ``min(crop_size, H,
+    W)`` (``None``: the whole shorter side) resized to ``image_size`` square
+    (bilinear, antialiased when shrinking). ``(H, W, C)`` uint8 or float in
+    [0, 1] -> float32 ``(S, S, C)`` in [0, 1]."""
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    side = tf.minimum(h, w) if crop_size is None else tf.minimum(crop_size, tf.minimum(h, w))
+    image = tf.image.crop_to_bounding_box(image, (h - side) // 2, (w - side) // 2, side, side)
+    image = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def _check_labelled(files: list, labels: np.ndarray, image_size: int, crop_size: int | None
+                    ) -> np.ndarray:
+    labels = np.asarray(labels, np.float32)
+    if labels.ndim != 2 or len(labels) != len(files):
+        raise ValueError(f"labels must be (N, C) with one row per file ({len(files)} files), "
+                         f"got shape {labels.shape}")
+    if not files:
+        raise ValueError("no image files to read")
+    for name, value in (("image_size", image_size), ("crop_size", crop_size)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    return labels
+
+
+def _checked_rows(files: list, labels: np.ndarray, skip_bad: bool) -> tuple[list, np.ndarray]:
+    """:func:`data.images.check_images`, keeping each label with its file."""
+    good = check_images(list(files), skip_bad=skip_bad)
+    if len(good) == len(files):
+        return good, labels
+    kept = set(good)
+    return good, labels[[f in kept for f in files]]
+
+
+def labelled_stream(files: list[str], labels: np.ndarray, *, batch_size: int, image_size: int,
+                    crop_size: int, seed: int = 0, start_step: int = 0, shard: int = 0,
+                    flip: bool = True, skip_bad: bool = False) -> tf.data.Dataset:
+    """Infinite stream of ``(images, labels)`` batches: ``(B, S, S, 3)``
+    float32 in [0, 1] and the files' label rows ``(B, C)`` float32.
+
+    Each image is decoded as :func:`folder_stream` decodes (EXIF orientation,
+    transparency over white; at full size, so ``crop_size`` counts the file's
+    pixels), then :func:`centre_crop` to ``image_size``, and mirrored at
+    random if ``flip``. Element ``k`` depends only on ``(seed, shard, k)``
+    (a seeded permutation per epoch, stateless mirroring), so the stream from
+    ``start_step`` (in batches) on is what an uninterrupted one gives from
+    there. Every file is checked up front (:func:`data.images.check_images`):
+    an unreadable one raises a ValueError naming it, or with ``skip_bad`` is
+    left out (with its label row) and a warning printed.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    labels = _check_labelled(files, labels, image_size, crop_size)
+    files, labels = _checked_rows(files, labels, skip_bad)
+    files_t, labels_t = tf.constant(files), tf.constant(labels)
+    seed = seed * 1000 + shard
+
+    def element(k):
+        i = _index_at(tf.shape(files_t)[0], k, seed, 0)
+        image = centre_crop(tf_decode_image(files_t[i]), crop_size, image_size)
+        if flip:
+            image = tf.image.stateless_random_flip_left_right(
+                image, tf.stack([tf.cast(seed, tf.int64), k]))
+        return image, labels_t[i]
+
+    start = start_step * batch_size
+    ds = tf.data.Dataset.counter(start=start).map(element, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def labelled_batch(files: list[str], labels: np.ndarray, *, image_size: int, crop_size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """All of ``files`` in order, preprocessed as :func:`labelled_stream` does
+    without the mirror: ``(N, S, S, 3)`` float32 in [0, 1] and labels ``(N,
+    C)`` float32 (held-out sets). An unreadable file raises a ValueError
+    naming it."""
+    labels = _check_labelled(files, labels, image_size, crop_size)
+    files = check_images(list(files))
+    ds = tf.data.Dataset.from_tensor_slices(files).map(
+        lambda f: centre_crop(tf_decode_image(f), crop_size, image_size),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    images = np.concatenate([b.numpy() for b in ds.batch(256)])
+    return images, labels
 
 
 def _safe_members(names: list[str], archive: str) -> None:
