@@ -40,6 +40,8 @@ EXPECTED_FIGURES = {  # the last one of each list holds generated images
                                  "04_triptych", "04_progress", "04_loss_curves",
                                  "04_adam_vs_lbfgs", "04_multiscale_vs_single",
                                  "04_stylized_adam"],
+    "07_stargan": ["07_one_generator", "07_domains", "07_loss_curves", "07_translations",
+                   "07_metrics", "07_attribute_sweep"],
 }
 
 # TensorFlow's start-up lines (oneDNN, CPU features, CUDA probe, absl), as TF 2.21 prints them
