@@ -29,8 +29,8 @@ from typing import Any
 from core.config import ConfigError, has_checkpoint
 
 __all__ = ["Interrupted", "add_config_arguments", "add_train_command", "command_parser",
-           "config_for_cli", "deferred_interrupts", "describe_os_error", "flag", "resume_command",
-           "run_main", "sigterm_interrupts"]
+           "config_for_cli", "deferred_interrupts", "describe_os_error", "emit_json", "flag",
+           "resume_command", "run_main", "sigterm_interrupts", "train_from_cli"]
 
 # fields whose flag is not their name with dashes
 _FLAGS = {"run_dir": "--run"}
@@ -221,3 +221,32 @@ def config_for_cli(config_cls: type, run_dir: str, args: argparse.Namespace) -> 
     if has_checkpoint(run_dir):
         return config_cls.from_run(run_dir, **overrides)
     return config_cls(run_dir=run_dir, **overrides)
+
+
+def train_from_cli(config_cls: type, args: argparse.Namespace, train_module: str) -> None:
+    """The body of a ``train`` subcommand: TensorFlow loaded quietly (resolving
+    ``precision="auto"`` may query devices), the options from the flags (or
+    the saved run's, see :func:`config_for_cli`), then ``train_module``'s
+    ``train(config, show_progress=...)``."""
+    import importlib
+
+    from core.env import quiet_tensorflow
+
+    quiet_tensorflow()
+    config = config_for_cli(config_cls, args.run, args)
+    result = importlib.import_module(train_module).train(config, show_progress=not args.quiet)
+    print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
+
+
+def emit_json(report: Any, path: Any = None) -> None:
+    """Print ``report`` as indented JSON and, when ``path`` is given, write it
+    there too (atomically)."""
+    import json
+
+    text = json.dumps(report, indent=2)
+    print(text)
+    if path:
+        from data.cache import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)

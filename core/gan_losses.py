@@ -4,15 +4,23 @@
 (Goodfellow et al. 2014). ``lsgan``: least squares (Mao et al. 2017), the
 CycleGAN paper's choice. Discriminators output logits (no sigmoid): for BCE
 that is the numerically stable form; LSGAN uses them as scores directly.
+
+WGAN-GP (Gulrajani et al. 2017, StarGAN's objective) has its own functions:
+the critic's outputs are scores, :func:`wasserstein_critic_loss` and
+:func:`wasserstein_generator_loss` the two sides, :func:`gradient_penalty`
+the Lipschitz term.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import tensorflow as tf
 
 from core.config import GAN_LOSSES  # TF-free, for the CLI help
 
-__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss"]
+__all__ = ["GAN_LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty",
+           "wasserstein_critic_loss", "wasserstein_generator_loss"]
 
 
 def _bce(logits: tf.Tensor, target: float) -> tf.Tensor:
@@ -47,3 +55,33 @@ def generator_loss(fake_logits: tf.Tensor, kind: str = "bce") -> tf.Tensor:
     if kind == "bce":
         return _bce(fake_logits, 1.0)
     return tf.reduce_mean(tf.square(tf.cast(fake_logits, tf.float32) - 1.0))
+
+
+def wasserstein_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+    """The critic's WGAN loss ``mean(D(fake)) - mean(D(real))`` (lower: it
+    separates the two more)."""
+    return (tf.reduce_mean(tf.cast(fake_scores, tf.float32))
+            - tf.reduce_mean(tf.cast(real_scores, tf.float32)))
+
+
+def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """The generator's WGAN loss ``-mean(D(fake))``."""
+    return -tf.reduce_mean(tf.cast(fake_scores, tf.float32))
+
+
+def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real: tf.Tensor,
+                     fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
+    """``mean((||grad_x critic(x_hat)||_2 - 1)^2)`` at ``x_hat = alpha * real +
+    (1 - alpha) * fake``; ``alpha`` ``(B, 1, 1, 1)`` in [0, 1] (uniform in
+    WGAN-GP). The norm runs over each sample's every element; ``critic``
+    returns scores of any shape, summed (each sample's scores depend on that
+    sample only, so the sum's gradient is each sample's own gradient).
+    Computed in float32."""
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    x_hat = alpha * real + (1.0 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        total = tf.reduce_sum(tf.cast(critic(x_hat), tf.float32))
+    grad = tape.gradient(total, x_hat)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grad, [tf.shape(grad)[0], -1])), 1) + 1e-12)
+    return tf.reduce_mean(tf.square(norm - 1.0))

@@ -17,7 +17,27 @@ import tensorflow as tf
 
 from core.config import invalid
 
-__all__ = ["build_adam", "check_batch_size", "distributed_step", "distributed_stream"]
+__all__ = ["LinearDecay", "build_adam", "cached_weights", "check_batch_size", "distributed_step",
+           "distributed_stream", "fit_classifier"]
+
+
+@keras.saving.register_keras_serializable(package="deepfake_lab")
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``lr`` for the first ``total - decay`` steps, then linearly down to 0 at
+    step ``total`` (junyanz's ``linear`` policy, per step instead of per epoch)."""
+
+    def __init__(self, lr: float, total: int, decay: int):
+        self.lr, self.total, self.decay = float(lr), int(total), int(decay)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        if self.decay == 0:
+            return tf.constant(self.lr, tf.float32)
+        frac = (float(self.total) - step) / float(self.decay)
+        return self.lr * tf.clip_by_value(frac, 0.0, 1.0)
+
+    def get_config(self):
+        return {"lr": self.lr, "total": self.total, "decay": self.decay}
 
 
 def build_adam(variables, *, learning_rate: Any, beta_1: float, beta_2: float = 0.999,
@@ -82,3 +102,65 @@ def distributed_stream(strategy: tf.distribute.Strategy,
         return stream(per_replica, start, ctx.input_pipeline_id)
 
     return strategy.distribute_datasets_from_function(dataset)
+
+
+def cached_weights(name: str, recipe: Mapping[str, Any], data: Any, seed: int,
+                   build: Callable[[], keras.Model], train: Callable[[], keras.Model]
+                   ) -> keras.Model:
+    """A model trained once and kept in the project cache as
+    ``models/NAME_<recipe hash>_<data hash>_s<seed>.weights.h5``: ``build()``
+    with the saved weights when that file loads, else ``train()`` (which
+    returns the trained model), saved atomically for next time. ``recipe``:
+    JSON-able training settings; ``data``: the training array. A corrupt or
+    foreign file is reported and replaced by a fresh training."""
+    import hashlib
+    import json
+    import logging
+
+    import numpy as np
+
+    from data.cache import atomic_path, cache_dir
+
+    digest = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps(dict(recipe), sort_keys=True).encode()).hexdigest()[:8]
+    path = cache_dir("models") / f"{name}_{key}_{digest}_s{seed}.weights.h5"
+    if path.is_file():
+        model = build()
+        try:
+            model.load_weights(path)
+            return model
+        except Exception as exc:  # corrupt or foreign file: h5py/Keras raise many kinds
+            logging.getLogger(__name__).warning("%s unreadable (%s); retraining", path, exc)
+    model = train()
+    with atomic_path(path, suffix=".part.weights.h5") as tmp:
+        model.save_weights(str(tmp))
+    return model
+
+
+def fit_classifier(model: keras.Model, batch_fn: Callable[[tf.Tensor], tuple[Any, Any]],
+                   loss_fn: Callable[[Any, Any], tf.Tensor], *, steps: int,
+                   learning_rate: float = 1e-3, desc: str = "classifier",
+                   show_progress: bool = False) -> keras.Model:
+    """Train ``model`` for ``steps`` Adam steps (one ``tf.function`` each):
+    ``batch_fn(k)`` builds batch ``k`` (a step index, int64 tensor) as
+    ``(inputs, targets)`` inside the graph, ``loss_fn(targets, outputs)`` scores
+    it. Returns ``model``. For the small judges the metrics train."""
+    from core.loop import progress
+
+    opt = keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def step(k):
+        inputs, targets = batch_fn(k)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(targets, model(inputs, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    bar = progress(steps, desc=desc, disable=not show_progress)
+    for k in range(steps):
+        step(tf.constant(k, tf.int64))
+        bar.update(1)
+    bar.close()
+    return model

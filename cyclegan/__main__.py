@@ -14,11 +14,11 @@ Ctrl-C or SIGTERM during ``train`` saves a checkpoint; the same command resumes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
+from core.cli import (add_train_command, command_parser, emit_json, resume_command, run_main,
+                      train_from_cli)
 
 from .config import TrainConfig
 
@@ -88,12 +88,7 @@ def _generator(nets, direction: str):
 
 
 def _train(args: argparse.Namespace) -> None:
-    _quiet_tensorflow()  # precision="auto" may look for a GPU
-    config = config_for_cli(TrainConfig, args.run, args)
-    from .train import train
-
-    result = train(config, show_progress=not args.quiet)
-    print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
+    train_from_cli(TrainConfig, args, "cyclegan.train")
 
 
 def _translate(args: argparse.Namespace) -> None:
@@ -114,13 +109,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     _quiet_tensorflow()
     from .evaluate import evaluate_run
 
-    out = evaluate_run(args.run, n=args.n)
-    print(json.dumps(out, indent=2))
-    if args.json:
-        from data import atomic_path
-
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(out, indent=2))
+    emit_json(evaluate_run(args.run, n=args.n), args.json)
 
 
 def _export(args: argparse.Namespace) -> None:

@@ -19,8 +19,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -45,9 +44,12 @@ def paired_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
             "ssim": float(tf.reduce_mean(tf.image.ssim(p, t, max_val=1.0)))}
 
 
-def build_digit_classifier() -> keras.Model:
-    """``(B, 32, 32, 3)`` in [0, 1] -> ``{"digit": (B, 10), "domain": (B, 2)}`` logits
-    (domain 0 = MNIST, 1 = MNIST-M)."""
+def build_digit_classifier(heads: Mapping[str, int] | None = None,
+                           name: str = "digit_classifier") -> keras.Model:
+    """``(B, 32, 32, 3)`` in [0, 1] -> ``{head: (B, classes)}`` logits, by default
+    ``{"digit": (B, 10), "domain": (B, 2)}`` (domain 0 = MNIST, 1 = MNIST-M):
+    three conv-pool blocks, a dense layer, dropout, one dense head each."""
+    heads = heads or {"digit": 10, "domain": 2}
     inp = keras.Input((32, 32, 3))
     x = inp
     for filters in (32, 64, 128):
@@ -56,8 +58,7 @@ def build_digit_classifier() -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(0.3)(x)
-    return keras.Model(inp, {"digit": layers.Dense(10, name="digit")(x),
-                             "domain": layers.Dense(2, name="domain")(x)}, name="digit_classifier")
+    return keras.Model(inp, {k: layers.Dense(n, name=k)(x) for k, n in heads.items()}, name=name)
 
 
 def train_digit_classifier(x_train: np.ndarray, y_train: np.ndarray, *, seed: int = 0,
@@ -65,40 +66,31 @@ def train_digit_classifier(x_train: np.ndarray, y_train: np.ndarray, *, seed: in
                            ) -> keras.Model:
     """Train :func:`build_digit_classifier` on MNIST and MNIST-M renders of the
     MNIST training digits (half of each batch per domain)."""
-    from core.loop import progress
+    from core.train import fit_classifier
     from data.mnistm import background_bank, mnist32, mnistm_render
 
     keras.utils.set_random_seed(seed)
     model = build_digit_classifier()
-    opt = keras.optimizers.Adam(_CLASSIFIER_RECIPE["lr"])
     bank = tf.constant(background_bank("train", seed=seed))
     xs, ys = tf.constant(x_train), tf.constant(y_train.astype(np.int32))
     b = _CLASSIFIER_RECIPE["batch_size"] // 2
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    @tf.function
-    def step(k):
+    def batch(k):
         key = tf.stack([tf.cast(seed, tf.int64), k])
         idx = tf.random.stateless_uniform([2 * b], key, 0, tf.shape(xs)[0], tf.int32)
         bg = tf.gather(bank, tf.random.stateless_uniform([b], key + 1, 0, tf.shape(bank)[0],
                                                          tf.int32))
         digits = tf.gather(xs, idx)
         images = tf.concat([mnist32(digits[:b]), mnistm_render(digits[b:], bg)], 0)
-        labels = tf.gather(ys, idx)
         domains = tf.concat([tf.zeros([b], tf.int32), tf.ones([b], tf.int32)], 0)
-        with tf.GradientTape() as tape:
-            out = model(images, training=True)
-            loss = ce(labels, out["digit"]) + ce(domains, out["domain"])
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+        return images, (tf.gather(ys, idx), domains)
 
-    bar = progress(steps, desc="digit classifier", disable=not show_progress)
-    for k in range(steps):
-        step(tf.constant(k, tf.int64))
-        bar.update(1)
-    bar.close()
-    return model
+    def loss(targets, out):
+        return ce(targets[0], out["digit"]) + ce(targets[1], out["domain"])
+
+    return fit_classifier(model, batch, loss, steps=steps, learning_rate=_CLASSIFIER_RECIPE["lr"],
+                          desc="digit classifier", show_progress=show_progress)
 
 
 def load_digit_classifier(x_train: np.ndarray | None = None, y_train: np.ndarray | None = None,
@@ -111,28 +103,16 @@ def load_digit_classifier(x_train: np.ndarray | None = None, y_train: np.ndarray
     held-out MNIST test digits of the CycleGAN table at 98.6% and their
     MNIST-M-style renders at 95.9% (README); fewer steps make a quicker,
     weaker judge for demos."""
-    from data.cache import atomic_path, cache_dir
+    from core.train import cached_weights
     from data.mnist import load_mnist
 
     if x_train is None or y_train is None:
         (x_train, y_train), _ = load_mnist()
-    digest = hashlib.sha256(np.ascontiguousarray(x_train).tobytes()).hexdigest()[:12]
-    recipe = hashlib.sha256(json.dumps(dict(_CLASSIFIER_RECIPE, steps=steps),
-                                       sort_keys=True).encode()).hexdigest()[:8]
-    path = cache_dir("models") / f"digit_classifier_{recipe}_{digest}_s{seed}.weights.h5"
-    if path.is_file():
-        model = build_digit_classifier()
-        try:
-            model.load_weights(path)
-            return model
-        except Exception as exc:  # corrupt cache: retrain
-            import logging
-            logging.getLogger(__name__).warning("%s unreadable (%s); retraining", path, exc)
-    model = train_digit_classifier(x_train, y_train, seed=seed, steps=steps,
-                                   show_progress=show_progress)
-    with atomic_path(path, suffix=".part.weights.h5") as tmp:
-        model.save_weights(str(tmp))
-    return model
+    return cached_weights(
+        "digit_classifier", dict(_CLASSIFIER_RECIPE, steps=steps), x_train, seed,
+        build_digit_classifier,
+        lambda: train_digit_classifier(x_train, y_train, seed=seed, steps=steps,
+                                       show_progress=show_progress))
 
 
 def classify(classifier: keras.Model, images: np.ndarray, batch_size: int = 500

@@ -35,7 +35,8 @@ from core.gan_losses import discriminator_loss, generator_loss
 from core.image_pool import ImagePool
 from core.loop import Run, get_strategy, run_steps, set_seed, tile_images
 from core.patchgan import patchgan_discriminator
-from core.train import build_adam, check_batch_size, distributed_step, distributed_stream
+from core.train import (LinearDecay, build_adam, check_batch_size, distributed_step,
+                        distributed_stream)
 
 from .config import TrainConfig, config_from_run
 from .losses import cycle_loss, identity_loss, l1_loss
@@ -75,25 +76,6 @@ class TrainResult:
     start_step: int = 0
     seconds: float = 0.0
     run_dir: Path | None = None
-
-
-@keras.saving.register_keras_serializable(package="deepfake_lab")
-class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """``lr`` for the first ``total - decay`` steps, then linearly down to 0 at
-    step ``total`` (junyanz's ``linear`` policy, per step instead of per epoch)."""
-
-    def __init__(self, lr: float, total: int, decay: int):
-        self.lr, self.total, self.decay = float(lr), int(total), int(decay)
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        if self.decay == 0:
-            return tf.constant(self.lr, tf.float32)
-        frac = (float(self.total) - step) / float(self.decay)
-        return self.lr * tf.clip_by_value(frac, 0.0, 1.0)
-
-    def get_config(self):
-        return {"lr": self.lr, "total": self.total, "decay": self.decay}
 
 
 def build_nets(config: TrainConfig) -> Nets:

@@ -19,7 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli import add_train_command, command_parser, config_for_cli, resume_command, run_main
+from core.cli import (add_train_command, command_parser, emit_json, resume_command, run_main,
+                      train_from_cli)
 
 from .config import TrainConfig
 from .convert import DIRECTIONS, MASKS
@@ -156,12 +157,7 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    _quiet_tensorflow()
-    config = config_for_cli(TrainConfig, args.run, args)
-    from .train import train
-
-    result = train(config, show_progress=not args.quiet)
-    print(f"{args.run}: step {config.steps} ({result.seconds:.0f}s this session)")
+    train_from_cli(TrainConfig, args, "faceswap.train")
 
 
 def _convert(args: argparse.Namespace) -> None:
@@ -176,20 +172,13 @@ def _convert(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     _quiet_tensorflow()
-    import json
-
     from .evaluate import evaluate_run
 
     if args.json and args.json.exists() and not args.force:
         raise ValueError(f"--json {args.json}: exists (use --force to replace it)")
     out = evaluate_run(args.run, max_frames=args.max_frames, baselines=not args.no_baselines,
                        detector=args.detector)
-    print(json.dumps(out, indent=2))
-    if args.json:
-        from data.cache import atomic_path
-
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(out, indent=2))
+    emit_json(out, args.json)
 
 
 def main(argv: list[str] | None = None) -> int:

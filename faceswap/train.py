@@ -265,7 +265,7 @@ def sample_grid(nets: Nets, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _schedule(config: TrainConfig):
-    from cyclegan.train import LinearDecay
+    from core.train import LinearDecay
 
     return LinearDecay(config.learning_rate, config.steps,
                        round(config.steps * config.decay_fraction))
