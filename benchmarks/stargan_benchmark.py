@@ -75,6 +75,8 @@ def pair_scores(translate_pair, judge, n: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", required=True, help="StarGAN run folder (data=digits)")
+    ap.add_argument("--also", nargs="*", default=[], metavar="RUN",
+                    help="more StarGAN runs (ablations) scored on the same held-out digits")
     ap.add_argument("--cyclegan-run", help="CycleGAN run on mnist_mnistm (optional baseline)")
     ap.add_argument("-n", type=int, default=1000,
                     help="held-out digits, each translated to all 8 domains (default 1000)")
@@ -91,17 +93,23 @@ def main(argv: list[str] | None = None) -> None:
     config, nets, step, names = load_run(args.run)
     judge = load_judge(show_progress=True)
     scores = evaluate_nets(config, nets, n=args.n, judge=judge)
+    runs = {"stargan": {"run": args.run, "step": step,
+                        "training_seconds": training_seconds(args.run),
+                        "options": json.loads((Path(args.run) / "options.json").read_text())}}
+    for run in args.also:
+        other_config, other, other_step, _ = load_run(run)
+        name = f"stargan:{Path(run).name}"
+        scores[name] = evaluate_nets(other_config, other, n=args.n, judge=judge,
+                                     floors=False)["model"]
+        runs[name] = {"run": run, "step": other_step, "training_seconds": training_seconds(run),
+                      "options": json.loads((Path(run) / "options.json").read_text())}
 
     def star_pair(x, c):
         return translate(nets.g, x, c)
 
     pairs = {"stargan": pair_scores(star_pair, judge, args.n)}
     report = {"cpu": cpu_description(), "tensorflow": tf.__version__, "attributes": names,
-              "n_inputs": args.n, "scores": scores,
-              "runs": {"stargan": {"run": args.run, "step": step,
-                                   "training_seconds": training_seconds(args.run),
-                                   "options": json.loads((Path(args.run) /
-                                                          "options.json").read_text())}},
+              "n_inputs": args.n, "scores": scores, "runs": runs,
               "models_needed_for_8_domains": models_needed(2 ** len(names))}
     if args.cyclegan_run:
         from cyclegan.infer import run_generator
@@ -123,10 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     report["pair_scores"] = pairs
 
     print(f"CPU: {report['cpu']['model']}  flags: {' '.join(report['cpu']['flags'])}")
-    print(f"{'model':12s}" + "".join(f"{a:>10s}" for a in names)
+    print(f"{'model':28s}" + "".join(f"{a:>10s}" for a in names)
           + f"{'all3':>8s}{'max_gap':>9s}{'rec_l1':>8s}")
+    print(f"{'(judge on real renders)':28s}" + "".join(
+        f"{scores['model']['real_attr_acc'][a]:10.3f}" for a in names))
     for name, s in scores.items():
-        print(f"{name:12s}" + "".join(f"{s['attr_acc'][a]:10.3f}" for a in names)
+        print(f"{name:28s}" + "".join(f"{s['attr_acc'][a]:10.3f}" for a in names)
               + f"{s['all_attrs_acc']:8.3f}{s['max_gap']:9.3f}{s['rec_l1']:8.3f}")
     print("content (judge's digit accuracy, real vs translated) per target domain:")
     for domain, c in scores["model"]["content"].items():

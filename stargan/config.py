@@ -50,6 +50,10 @@ class TrainConfig(RunOptions):
                              unit="channels")
     d_conv_dim: int = option(32, "channels of the critic's first layer (64 in the paper)",
                              unit="channels")
+    conditioning: str = option("planes", "how G sees the target label: planes (the paper: "
+                               "tiled as extra input channels) or planes+norm (also a "
+                               "label-chosen scale and shift after every instance norm, as "
+                               "StarGAN v2's AdaIN)", choices=("planes", "planes+norm"))
     g_repeat_num: int = option(4, "residual blocks of the generator (6 in the paper)",
                                unit="blocks")
     d_repeat_num: int = option(0, "stride-2 convolutions of the critic (0: log2(image_size) "

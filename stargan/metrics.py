@@ -13,6 +13,8 @@ domain and reports:
 - ``attr_acc``: per attribute, the fraction of translations whose judged
   attribute equals the target's (over all inputs and targets), and
   ``attr_acc_mean`` / ``all_attrs_acc`` (every attribute right at once);
+  ``real_attr_acc`` the same for real renders of the targets (the judge's
+  own ceiling);
 - ``content``: per target domain, the judge's digit accuracy on the
   translations and on *real* renders of the same digits in that domain
   (``real``), and their difference ``gap = real - fake`` (``max_gap`` the
@@ -130,6 +132,7 @@ def translation_scores(translate: Translate, judge: keras.Model, images: np.ndar
 
     targets = all_domains(len(ATTRIBUTES)) if targets is None else np.asarray(targets, np.float32)
     correct = np.zeros(len(ATTRIBUTES))
+    real_correct = np.zeros(len(ATTRIBUTES))
     all_right = 0.0
     total = 0
     content, rec = {}, []
@@ -141,7 +144,9 @@ def translation_scores(translate: Translate, judge: keras.Model, images: np.ndar
         all_right += float((got_attrs == t).all(1).sum())
         total += len(images)
         real = render_attributes(digit_images, labels, backgrounds).numpy()
-        real_acc = float(np.mean(judge_images(judge, real)[1] == digits))
+        real_attrs, real_digits = judge_images(judge, real)
+        real_correct += (real_attrs == t).sum(0)
+        real_acc = float(np.mean(real_digits == digits))
         fake_acc = float(np.mean(got_digits == digits))
         content[domain_name(t, ATTRIBUTES)] = {"fake": fake_acc, "real": real_acc,
                                                "gap": real_acc - fake_acc}
@@ -150,6 +155,7 @@ def translation_scores(translate: Translate, judge: keras.Model, images: np.ndar
     acc = correct / total
     out = {"attr_acc": dict(zip(ATTRIBUTES, map(float, acc))),
            "attr_acc_mean": float(acc.mean()), "all_attrs_acc": all_right / total,
+           "real_attr_acc": dict(zip(ATTRIBUTES, map(float, real_correct / total))),
            "content": content, "max_gap": max(v["gap"] for v in content.values()),
            "n_inputs": len(images), "n_targets": len(targets)}
     if reconstruct:

@@ -66,7 +66,8 @@ def build_nets(config: TrainConfig, c_dim: int | None = None) -> Nets:
     ``c_dim`` defaults to the number of ``config.attribute_names()``."""
     c_dim = c_dim or len(config.attribute_names())
     g = build_generator(config.image_size, c_dim, conv_dim=config.g_conv_dim,
-                        repeat_num=config.g_repeat_num, dtype=config.dtype)
+                        repeat_num=config.g_repeat_num,
+                        modulate=config.conditioning == "planes+norm", dtype=config.dtype)
     d = build_discriminator(config.image_size, c_dim, conv_dim=config.d_conv_dim,
                             repeat_num=config.d_repeat_num, dtype=config.dtype)
     return Nets(g=g, d=d)

@@ -33,7 +33,7 @@ from stargan.__main__ import main as cli
 from stargan.config import TrainConfig
 from stargan.losses import classification_loss, permute_labels
 from stargan.metrics import translation_scores
-from stargan.models import LabelPlanes, build_discriminator, build_generator
+from stargan.models import LabelModulation, LabelPlanes, build_discriminator, build_generator
 from stargan.train import train
 
 TINY = dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, batch_size=2, n_critic=2,
@@ -145,9 +145,10 @@ def test_all_domains_counts_in_binary():
         np.testing.assert_array_equal(d, expected)
 
 
-def test_generator_shape_range_and_label_conditioning_for_every_domain():
+@pytest.mark.parametrize("modulate", [False, True])
+def test_generator_shape_range_and_label_conditioning_for_every_domain(modulate):
     tf.keras.utils.set_random_seed(0)
-    g = build_generator(32, 3, conv_dim=8, repeat_num=1, dtype="float32")
+    g = build_generator(32, 3, conv_dim=8, repeat_num=1, modulate=modulate, dtype="float32")
     labels = all_domains(3)
     rng = np.random.default_rng(3)
     one = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
@@ -177,6 +178,46 @@ def test_label_planes_are_tiled_labels_as_channels():
     got = LabelPlanes()([tf.constant(image), tf.constant(labels)]).numpy()
     expected = np.concatenate([image, np.tile(labels[:, None, None, :], (1, 5, 7, 1))], -1)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_label_modulation_is_a_label_chosen_scale_and_shift():
+    """x * (1 + labels @ W_s) + labels @ W_b, per sample and channel; the
+    identity at initialisation."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 4, 5, 6)).astype(np.float32)
+    labels = rng.integers(0, 2, (3, 2)).astype(np.float32)
+    layer = LabelModulation()
+    np.testing.assert_array_equal(layer([tf.constant(x), tf.constant(labels)]).numpy(), x)
+    w_s, w_b = rng.normal(size=(2, 6)), rng.normal(size=(2, 6))
+    layer.scale.assign(w_s.astype(np.float32))
+    layer.shift.assign(w_b.astype(np.float32))
+    got = layer([tf.constant(x), tf.constant(labels)]).numpy()
+    expected = x * (1 + labels @ w_s)[:, None, None, :] + (labels @ w_b)[:, None, None, :]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_exclusive_domain_folder_trains_with_one_hot_labels(tmp_path, capsys):
+    """A folder of per-domain subfolders: exclusive domains (softmax cross-
+    entropy), labels one-hot in sorted subfolder order; the CLI trains it and
+    translate wants exactly one domain."""
+    rng = np.random.default_rng(6)
+    for domain, level in (("dark", 40), ("light", 220)):
+        (tmp_path / "faces" / domain).mkdir(parents=True)
+        for i in range(3):
+            pixels = np.clip(rng.normal(level, 10, (36, 36, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "faces" / domain / f"{i}.png")
+    config = TrainConfig(run_dir=str(tmp_path / "run"), data=str(tmp_path / "faces"),
+                         image_size=32, crop_size=32, steps=1, **TINY)
+    assert config.exclusive and config.attribute_names() == ("dark", "light")
+    result = train(config, show_progress=False)
+    assert result.attributes == ("dark", "light") and math.isfinite(result.history[-1]["d_cls"])
+    Image.fromarray(np.full((32, 32, 3), 220, np.uint8)).save(tmp_path / "in.png")
+    code = cli(["translate", "--run", str(tmp_path / "run"), "--input", str(tmp_path / "in.png"),
+                "--output", str(tmp_path / "out.png"), "--attrs", "dark=1,light=1"])
+    assert code == 2 and "exactly one of dark, light" in capsys.readouterr().err
+    code = cli(["translate", "--run", str(tmp_path / "run"), "--input", str(tmp_path / "in.png"),
+                "--output", str(tmp_path / "out.png"), "--attrs", "dark=1"])
+    assert code == 0 and (tmp_path / "out.png").is_file()
 
 
 # --- digit attributes -------------------------------------------------------------------------
