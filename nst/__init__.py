@@ -1,5 +1,6 @@
 """Neural style transfer: Gatys pixel optimisation on VGG19, and fast
-feed-forward stylisation through TF-Hub.
+feed-forward stylisation (:mod:`nst.fast`: per-style networks trained here,
+or Magenta's arbitrary-style model through TF-Hub).
 
 >>> from data import load_image, samples
 >>> from nst import stylize

@@ -6,7 +6,9 @@ style image and renders the content in one forward pass. It is called as
 [0, 1]; the style image should be 256x256 (what the model was trained on).
 
 Online, :data:`MAGENTA_HANDLE` downloads the model through ``tensorflow_hub``;
-a local SavedModel folder with the same signature works anywhere.
+a local SavedModel folder with the same signature works anywhere, such as
+the per-style networks this package trains and exports
+(:func:`nst.fast.export.export_saved_model`, which ignore the style input).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .images import as_batch
+from ..images import as_batch
 
 __all__ = ["MAGENTA_HANDLE", "STYLE_SIZE", "HubModelUnavailable", "fast_stylize",
            "load_arbitrary_stylization"]
