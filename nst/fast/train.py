@@ -209,11 +209,16 @@ def train(config: TrainConfig, *, extractor: VGG19Features | None = None,
     return result
 
 
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, keras.Model, int]:
-    """(config, network with the newest checkpoint's weights, step) of a run;
-    ValueError naming the folder when it is not a run of this package or its
-    checkpoint does not fit."""
+def load_run(run_dir: str | Path, precision: str = "float32"
+             ) -> tuple[TrainConfig, keras.Model, int]:
+    """(config, network with the newest checkpoint's weights, step) of a run.
+    The network computes in ``precision`` whatever the run trained in
+    (float32 by default: exact, and fast on CPUs without native bf16; the
+    weights are float32 either way). ValueError naming the folder when it is
+    not a run of this package or its checkpoint does not fit."""
     import json
+
+    from core.precision import keras_policy, resolve_precision
 
     path = Path(run_dir) / "options.json"
     try:
@@ -225,6 +230,6 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, keras.Model, int]:
         raise ValueError(f"{run_dir}: not a run of nst.fast (its options.json says model="
                          f"{found!r}, expected {MODEL!r})")
     config = config_from_run(run_dir)
-    net = build_net(config)
+    net = build_transformer(config.width, dtype=keras_policy(resolve_precision(precision)))
     run = Run(run_dir, dataclasses.asdict(config), trackables={"net": net})
     return config, net, run.restore_weights()
