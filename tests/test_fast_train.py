@@ -322,3 +322,24 @@ def test_cli_train_export_stylize(tmp_path, capsys, vgg_imagenet):
     assert outs[0].shape == (19, 27, 3)
     assert np.abs(outs[0].astype(int) - outs[1]).max() <= 1
     capsys.readouterr()
+
+
+class _Identity(tf.Module):
+    """An arbitrary-style SavedModel in Magenta's signature that returns the content."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 2)
+    def __call__(self, content, style):
+        return [content]
+
+
+def test_cli_stylize_with_an_arbitrary_style_model(tmp_path, capsys):
+    model = tmp_path / "arbitrary"
+    tf.saved_model.save(_Identity(), str(model))
+    content, out = tmp_path / "content.png", tmp_path / "out.png"
+    Image.open(samples.path("coffee")).resize((31, 17)).save(content)
+    args = ["stylize", "--model", str(model), str(content), "-o", str(out)]
+    assert main(args) == 2
+    assert "arbitrary-style model: pass a style image (--style)" in capsys.readouterr().err
+    assert main(args + ["--style", str(samples.path("starry_night"))]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(content)))
+    assert read_provenance(out)["AI-Generated"] == "true"
