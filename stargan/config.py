@@ -30,9 +30,10 @@ class TrainConfig(RunOptions):
     One step is one generator update after ``n_critic`` critic updates, each
     on its own batch (the official code counts critic updates: its 200,000
     iterations are 40,000 of our steps). Paper configuration (Choi et al.
-    2018, CelebA): ``image_size=128``, ``g_conv_dim=d_conv_dim=64``,
-    ``g_repeat_num=6``, ``d_repeat_num=6``, ``batch_size=16``,
-    ``steps=40000``, ``decay_fraction=0.5``, learning rates 1e-4.
+    2018, CelebA): ``conditioning="planes"``, ``image_size=128``,
+    ``g_conv_dim=d_conv_dim=64``, ``g_repeat_num=6``, ``d_repeat_num=6``,
+    ``batch_size=16``, ``steps=40000``, ``decay_fraction=0.5``, learning
+    rates 1e-4.
     """
 
     run_dir: str = loop_option("run_dir", "runs/stargan")
@@ -50,10 +51,12 @@ class TrainConfig(RunOptions):
                              unit="channels")
     d_conv_dim: int = option(32, "channels of the critic's first layer (64 in the paper)",
                              unit="channels")
-    conditioning: str = option("planes", "how G sees the target label: planes (the paper: "
-                               "tiled as extra input channels) or planes+norm (also a "
+    conditioning: str = option("planes+norm", "how G sees the target label: planes (the "
+                               "paper: tiled as extra input channels) or planes+norm (also a "
                                "label-chosen scale and shift after every instance norm, as "
-                               "StarGAN v2's AdaIN)", choices=("planes", "planes+norm"))
+                               "StarGAN v2's AdaIN; on the digits only this one learned to "
+                               "invert, see benchmarks/RESULTS.md)",
+                               choices=("planes", "planes+norm"))
     g_repeat_num: int = option(4, "residual blocks of the generator (6 in the paper)",
                                unit="blocks")
     d_repeat_num: int = option(0, "stride-2 convolutions of the critic (0: log2(image_size) "
