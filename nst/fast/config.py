@@ -59,8 +59,9 @@ class TrainConfig(RunOptions):
                                    "(nst's)")
     tv_weight: float = option(TV_WEIGHT, "weight of the total variation, a sum over each "
                               "image's pixels (nst's)")
-    vgg_weights: str = option("imagenet", "loss network: imagenet (Keras download, else the "
-                              "offline mirror) or the path of a VGG19 notop .h5")
+    weights: str = option("imagenet", "VGG19 weights of the loss network, as in python -m nst: "
+                          "imagenet (Keras download, else the offline mirror) or the path of "
+                          "a VGG19 notop .h5")
     precision: str = precision_option()
     seed: int = option(0, "seed of the initial weights and of the crops")
     strategy: str = loop_option("strategy")

@@ -168,7 +168,7 @@ def train(config: TrainConfig, *, extractor: VGG19Features | None = None,
     """Train (or resume) the run in ``config.run_dir`` up to ``config.steps``.
 
     ``extractor``: the loss network (default: :func:`nst.stylize.get_extractor`
-    of ``config.vgg_weights`` at ``config.precision``; tests pass one with
+    of ``config.weights`` at ``config.precision``; tests pass one with
     random weights); ``stop_after``: stop after this many steps of this
     session (a checkpoint is written first; simulates an interruption).
     """
@@ -179,7 +179,7 @@ def train(config: TrainConfig, *, extractor: VGG19Features | None = None,
     stream = make_stream(config)
     preview = preview_images(min(config.image_size, 256))
     if extractor is None:
-        extractor = get_extractor(config.vgg_weights, config.precision)
+        extractor = get_extractor(config.weights, config.precision)
     with strategy.scope():
         net = build_net(config)
         schedule = LinearDecay(config.learning_rate, config.steps,
