@@ -48,14 +48,17 @@ _LOOP_OPTIONS = {
     "sample_every": (500, "sample grid (samples/*.png) every this many steps", None, "steps"),
     "checkpoint_every": (500, "checkpoint every this many steps (also at the end and on "
                          "Ctrl-C / SIGTERM)", None, "steps"),
+    "skip_bad_images": (False, "folders: skip unreadable images with a counted warning "
+                        "instead of stopping at the first one", None, None),
 }
 
 
 def loop_option(name: str, default: Any = None) -> Any:
     """The field of an option every training run has (``run_dir``,
     ``strategy``, ``log_every``, ``sample_every``, ``checkpoint_every``),
-    declared once for all runs; ``default`` overrides the shared one (and is
-    required for ``run_dir``)."""
+    declared once for all runs, and ``skip_bad_images`` of runs that read
+    folders; ``default`` overrides the shared one (and is required for
+    ``run_dir``)."""
     shared, text, choices, unit = _LOOP_OPTIONS[name]
     return option(shared if default is None else default, text, choices=choices, unit=unit)
 
@@ -128,6 +131,20 @@ class RunOptions:
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise invalid(name, "a positive integer", value)
+
+    def check_numbers(self, *names: str, low: float = 0.0, high: float | None = None,
+                      strict: bool = False) -> None:
+        """Raise :class:`ConfigError` unless each of ``names`` is ``>= low``
+        (``> low`` if ``strict``) and, given ``high``, ``<= high`` (NaN fails)."""
+        for name in names:
+            value = float(getattr(self, name))
+            above = value > low if strict else value >= low
+            if high is not None:
+                ok, expected = above and value <= high, f"in [{low:g}, {high:g}]"
+            else:
+                ok, expected = above, f"{'>' if strict else '>='} {low:g}"
+            if not ok:
+                raise invalid(name, expected, getattr(self, name))
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, **overrides: Any):

@@ -115,8 +115,7 @@ class TrainConfig(RunOptions):
     log_every: int = loop_option("log_every")
     sample_every: int = loop_option("sample_every")
     checkpoint_every: int = loop_option("checkpoint_every")
-    skip_bad_images: bool = option(False, "folders: skip unreadable images with a counted "
-                                   "warning instead of stopping at the first one")
+    skip_bad_images: bool = loop_option("skip_bad_images")
 
     def __post_init__(self):
         self.check_choices()
@@ -133,13 +132,9 @@ class TrainConfig(RunOptions):
         self.precision = resolve_precision(self.precision)
         self.check_positive("ngf", "ndf", "batch_size", "steps", "log_every", "sample_every",
                             "checkpoint_every", "image_size")
-        if not 0 <= self.decay_fraction <= 1:
-            raise invalid("decay_fraction", "in [0, 1]", self.decay_fraction)
-        if self.pool_size < 0:
-            raise invalid("pool_size", ">= 0", self.pool_size)
-        for name in ("cycle_weight", "backward_cycle_scale", "identity_weight", "l1_weight"):
-            if not float(getattr(self, name)) >= 0:
-                raise invalid(name, ">= 0", getattr(self, name))
+        self.check_numbers("decay_fraction", high=1)
+        self.check_numbers("pool_size", "cycle_weight", "backward_cycle_scale",
+                           "identity_weight", "l1_weight")
         if self.load_size and self.load_size < self.image_size:
             raise invalid("load_size", f"0 or >= {{}} ({self.image_size})", self.load_size,
                           refs=["image_size"])

@@ -82,8 +82,7 @@ class TrainConfig(RunOptions):
     log_every: int = loop_option("log_every", 25)
     sample_every: int = loop_option("sample_every")
     checkpoint_every: int = loop_option("checkpoint_every")
-    skip_bad_images: bool = option(False, "folders: skip unreadable images with a counted "
-                                   "warning instead of stopping at the first one")
+    skip_bad_images: bool = loop_option("skip_bad_images")
 
     def __post_init__(self):
         self.check_choices()
@@ -102,14 +101,9 @@ class TrainConfig(RunOptions):
         if self.image_size % 2 ** self.d_repeat_num:
             raise invalid("image_size", "a multiple of 2**{} (" + str(2 ** self.d_repeat_num)
                           + ")", self.image_size, refs=["d_repeat_num"])
-        if not 0 <= self.decay_fraction <= 1:
-            raise invalid("decay_fraction", "in [0, 1]", self.decay_fraction)
-        for name in ("lambda_cls", "lambda_rec", "lambda_gp"):
-            if not float(getattr(self, name)) >= 0:
-                raise invalid(name, ">= 0", getattr(self, name))
-        for name in ("g_lr", "d_lr"):
-            if not float(getattr(self, name)) > 0:
-                raise invalid(name, "> 0", getattr(self, name))
+        self.check_numbers("decay_fraction", high=1)
+        self.check_numbers("lambda_cls", "lambda_rec", "lambda_gp")
+        self.check_numbers("g_lr", "d_lr", strict=True)
 
     @property
     def dtype(self) -> str:

@@ -68,8 +68,7 @@ class TrainConfig(RunOptions):
     log_every: int = loop_option("log_every", 25)
     sample_every: int = loop_option("sample_every")
     checkpoint_every: int = loop_option("checkpoint_every")
-    skip_bad_images: bool = option(False, "folders: skip unreadable images with a counted "
-                                   "warning instead of stopping at the first one")
+    skip_bad_images: bool = loop_option("skip_bad_images")
 
     def __post_init__(self):
         self.check_choices()
@@ -82,15 +81,9 @@ class TrainConfig(RunOptions):
             raise invalid("image_size", "at least 32 pixels", self.image_size)
         if self.style_size < MIN_SIZE:
             raise invalid("style_size", f"at least {MIN_SIZE} pixels", self.style_size)
-        if not float(self.width) > 0:
-            raise invalid("width", "> 0", self.width)
-        if not float(self.learning_rate) > 0:
-            raise invalid("learning_rate", "> 0", self.learning_rate)
-        if not 0 <= self.decay_fraction <= 1:
-            raise invalid("decay_fraction", "in [0, 1]", self.decay_fraction)
-        for name in ("style_weight", "content_weight", "tv_weight"):
-            if not float(getattr(self, name)) >= 0:  # also refuses NaN
-                raise invalid(name, ">= 0", getattr(self, name))
+        self.check_numbers("width", "learning_rate", strict=True)
+        self.check_numbers("decay_fraction", high=1)
+        self.check_numbers("style_weight", "content_weight", "tv_weight")
 
     @property
     def dtype(self) -> str:
