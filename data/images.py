@@ -423,7 +423,7 @@ def provenance(generator: str, params: Mapping[str, Any] | None = None, *,
 
 def save_image(path: str | os.PathLike, image: Any, *, generator: str,
                params: Mapping[str, Any] | None = None, replace: bool = True,
-               source_type: str = "trainedAlgorithmicMedia") -> Path:
+               source_type: str = "trainedAlgorithmicMedia", sign: bool | None = None) -> Path:
     """Write ``image`` (float RGB in [0, 1]) as PNG, atomically, marked
     synthetic; return the path written. ``replace=False``: never replace a
     file; the first free name of ``path``, ``STEM_1.png``, ``STEM_2.png``, ...
@@ -433,6 +433,12 @@ def save_image(path: str | os.PathLike, image: Any, *, generator: str,
     ``DigitalSourceType`` (IPTC ``source_type``: trainedAlgorithmicMedia, or
     compositeWithTrainedAlgorithmicMedia for face swaps), ``Generator``,
     ``Parameters`` (JSON), ...), readable back with :func:`read_provenance`.
+
+    ``sign``: embed a signed C2PA manifest too (:mod:`detect.provenance`).
+    None (default): when the environment configures a signing key
+    (``DEEPFAKE_LAB_C2PA_CERT``/``_KEY``, or ``DEEPFAKE_LAB_C2PA=test``), else
+    not, said once per process; True: always (ValueError if no key is
+    configured); False: never.
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -441,10 +447,19 @@ def save_image(path: str | os.PathLike, image: Any, *, generator: str,
     for key, value in provenance(generator, params, source_type=source_type).items():
         meta.add_text(key, value)
     pil = Image.fromarray(to_uint8(image), mode="RGB")
-    if not replace:
-        return write_new(numbered(path), lambda tmp: pil.save(tmp, format="PNG", pnginfo=meta))
-    with atomic_path(path) as tmp:
+
+    def write(tmp: Path) -> None:
         pil.save(tmp, format="PNG", pnginfo=meta)
+        if sign is not False:  # signed last: the manifest's hash covers the text marks
+            from detect.provenance import sign_if_configured
+
+            sign_if_configured(tmp, generator=generator, params=params, source_type=source_type,
+                               required=sign is True, title=path.name)
+
+    if not replace:
+        return write_new(numbered(path), write)
+    with atomic_path(path) as tmp:
+        write(tmp)
     return path
 
 

@@ -1,0 +1,203 @@
+"""C2PA Content Credentials and the provenance check (detect.provenance).
+
+The manifest is checked against the PNG container itself (its caBX chunk,
+parsed here) and against files altered here byte by byte; the signing tests
+need c2pa-python and are skipped without it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data.images import save_image
+from detect import provenance
+from detect.__main__ import main
+from detect.provenance import check_provenance, describe
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+
+@pytest.fixture
+def signing(isolated_cache, monkeypatch):
+    """C2PA on, with the local TEST certificate in a private cache."""
+    pytest.importorskip("c2pa")
+    for name in (provenance.ENV_CERT, provenance.ENV_KEY, provenance.ENV_TSA):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(provenance.ENV_MODE, "test")
+    return isolated_cache
+
+
+@pytest.fixture
+def unsigned(monkeypatch):
+    """Signing not configured (and the once-per-process note not yet said)."""
+    for name in (provenance.ENV_MODE, provenance.ENV_CERT, provenance.ENV_KEY):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(provenance, "_said_off", False)
+
+
+def _image(seed: int = 0, size: int = 24) -> np.ndarray:
+    return np.random.default_rng(seed).random((size, size, 3)).astype(np.float32)
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of every chunk of a PNG file (PNG spec, section 5.3)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, out = 8, []
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        out.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]))
+        pos += 12 + n
+    return out
+
+
+def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, payload in chunks:
+        out += struct.pack(">I", len(payload)) + kind + payload
+        out += struct.pack(">I", zlib.crc32(kind + payload))
+    return out
+
+
+def test_manifest_round_trips(signing, tmp_path):
+    image = _image()
+    path = save_image(tmp_path / "made.png", image, generator="dcgan",
+                      params={"seed": 3, "steps": 10})
+    kinds = [k for k, _ in _chunks(path.read_bytes())]
+    assert kinds.count(b"caBX") == 1  # C2PA's PNG embedding: one JUMBF chunk
+    with Image.open(path) as img:  # pixels as written, marks still there
+        assert np.array_equal(np.asarray(img.convert("RGB")), np.round(image * 255))
+        assert img.text["AI-Generated"] == "true"
+    report = check_provenance(path)
+    assert report["error"] is None
+    c2 = report["c2pa"]
+    assert c2["status"] == "valid" and c2["problems"] == []
+    assert c2["action"] == "c2pa.created" and c2["source_type"] == "trainedAlgorithmicMedia"
+    assert c2["generator"] == "dcgan" and c2["parameters"] == {"seed": 3, "steps": 10}
+    assert "TEST" in c2["signer"] and "untrusted" in c2["signer"] and c2["trusted"] is False
+    assert report["marks"]["present"] and report["marks"]["generator"] == "dcgan"
+    lines = describe(report)
+    assert len(lines) == 2 and lines[1].startswith(f"{path}: C2PA: valid")
+
+
+def test_composite_source_type_for_face_swaps(signing, tmp_path):
+    path = save_image(tmp_path / "swap.png", _image(1), generator="faceswap",
+                      source_type="compositeWithTrainedAlgorithmicMedia")
+    c2 = check_provenance(path)["c2pa"]
+    assert c2["status"] == "valid"
+    assert c2["source_type"] == "compositeWithTrainedAlgorithmicMedia"
+
+
+@pytest.mark.parametrize("change", ["pixel", "text"])
+def test_one_change_reports_tampered(signing, tmp_path, change):
+    path = save_image(tmp_path / "made.png", _image(2), generator="dcgan")
+    chunks = _chunks(path.read_bytes())
+    if change == "pixel":  # re-encode IDAT (filter 0 rows) with one value off by one
+        pixels = np.asarray(Image.open(path).convert("RGB")).copy()
+        pixels[5, 7, 1] ^= 1
+        raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+        chunks = [(k, zlib.compress(raw) if k == b"IDAT" else p) for k, p in chunks]
+    else:  # the generator's name in the PNG text marks
+        chunks = [(k, p.replace(b"dcgan", b"camera") if k == b"tEXt" else p) for k, p in chunks]
+    altered = tmp_path / "altered.png"
+    altered.write_bytes(_png(chunks))
+    report = check_provenance(altered)
+    assert report["error"] is None
+    assert report["c2pa"]["status"] == "tampered"
+    assert any("mismatch" in p for p in report["c2pa"]["problems"])
+    assert "C2PA: tampered" in describe(report)[1]
+
+
+def test_stripped_file_is_reported_unmarked(signing, tmp_path):
+    path = save_image(tmp_path / "made.png", _image(3), generator="dcgan")
+    stripped = tmp_path / "stripped.png"
+    with Image.open(path) as img:
+        img.convert("RGB").save(stripped)  # pixels only: no text chunks, no manifest
+    report = check_provenance(stripped)
+    assert report["marks"] == {"present": False}
+    assert report["c2pa"]["status"] == "absent"
+    mark_line, c2_line = describe(report)
+    assert "PNG marks: none" in mark_line and "C2PA: absent" in c2_line
+
+
+def test_signing_off_by_default_says_so_once(unsigned, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(provenance, "_interactive", lambda: True)  # as in a terminal
+    first = save_image(tmp_path / "a.png", _image(), generator="g")
+    save_image(tmp_path / "b.png", _image(), generator="g")
+    err = capsys.readouterr().err
+    assert err.count("C2PA Content Credentials are off") == 1 and err.count("\n") == 1
+    assert b"caBX" not in [k for k, _ in _chunks(first.read_bytes())]
+    with Image.open(first) as img:
+        assert img.text["AI-Generated"] == "true"  # the PNG marks stay
+
+
+def test_signing_off_explicitly_or_in_captured_output_is_silent(unsigned, tmp_path, capsys,
+                                                                 monkeypatch):
+    save_image(tmp_path / "a.png", _image(), generator="g")  # captured: no person reads it
+    monkeypatch.setattr(provenance, "_interactive", lambda: True)
+    monkeypatch.setenv(provenance.ENV_MODE, "off")
+    save_image(tmp_path / "b.png", _image(), generator="g")
+    assert capsys.readouterr().err == ""
+
+
+def test_sign_required_without_a_key_fails_and_writes_nothing(unsigned, tmp_path):
+    with pytest.raises(ValueError, match="no key is configured"):
+        save_image(tmp_path / "a.png", _image(), generator="g", sign=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_user_certificate_from_environment(signing, tmp_path, monkeypatch):
+    key = provenance.test_signing_key(tmp_path / "keys")
+    (tmp_path / "chain.pem").write_bytes(key.chain)
+    (tmp_path / "key.pem").write_bytes(key.key)
+    monkeypatch.delenv(provenance.ENV_MODE)
+    monkeypatch.setenv(provenance.ENV_CERT, str(tmp_path / "chain.pem"))
+    with pytest.raises(ValueError, match=f"{provenance.ENV_KEY} is not"):
+        provenance.signing_from_env()
+    monkeypatch.setenv(provenance.ENV_KEY, str(tmp_path / "key.pem"))
+    configured = provenance.signing_from_env()
+    assert configured.alg == "es256" and "chain.pem" in configured.origin
+    path = save_image(tmp_path / "a.png", _image(), generator="g")
+    assert check_provenance(path)["c2pa"]["status"] == "valid"
+
+
+def test_test_certificate_is_cached_and_labelled(isolated_cache):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    first, second = provenance.test_signing_key(), provenance.test_signing_key()
+    assert first == second  # made once
+    leaf, ca = x509.load_pem_x509_certificates(first.chain)
+    for cert in (leaf, ca):
+        subject = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        assert "TEST" in subject and "untrusted" in subject
+    assert leaf.issuer == ca.subject
+    stored = isolated_cache / "c2pa" / "test-signer.pem"
+    assert stored.stat().st_mode & 0o077 == 0  # the key is private to its owner
+
+
+def test_bad_files_one_line_each(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(provenance.ENV_MODE, "off")
+    good = save_image(tmp_path / "good.png", _image(), generator="g")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    missing = tmp_path / "missing.png"
+    bad = [empty, text, truncated, missing]
+    code = main(["provenance", str(good), *map(str, bad)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out + err
+    lines = out.splitlines()
+    assert sum(line.startswith(f"{good}: ") for line in lines) == 2
+    for path, reason in zip(bad, ("empty", "not a recognised image", "truncated",
+                                  "not found")):
+        mine = [line for line in lines if line.startswith(str(path))]
+        assert len(mine) == 1 and reason in mine[0], (path, lines)
