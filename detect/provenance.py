@@ -388,7 +388,10 @@ def _c2pa_report(path: Path) -> dict[str, Any]:
             manifest = reader.get_active_manifest() or {}
     except c2pa.C2paError.ManifestNotFound:
         return {"status": "absent"}
-    except c2pa.C2paError as exc:
+    except c2pa.C2paError.NotSupported:
+        return {"status": "unsupported", "reason": f"C2PA cannot be embedded in "
+                f"{path.suffix.lstrip('.').upper() or 'such'} files"}
+    except (c2pa.C2paError, KeyError, TypeError, ValueError) as exc:  # a broken manifest store
         return {"status": "unreadable", "reason": _c2pa_message(exc)}
     failures = (results.get("activeManifest") or {}).get("failure", [])
     problems = [f"{f.get('code')}: {f.get('explanation', '')}".strip()
@@ -416,13 +419,14 @@ def _c2pa_report(path: Path) -> dict[str, Any]:
 def check_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """What ``path`` says about its origin: ``{"file", "error", "marks",
     "c2pa"}``. ``error`` is one line (missing, unreadable, not an image,
-    truncated) and then the rest is None. ``marks``: the repository's PNG text
-    marks (``present``, ``ai_generated``, ``source_type``, ``generator``,
-    ``parameters``). ``c2pa``: ``status`` valid / tampered (the manifest
-    does not match the file) / absent / unreadable / unchecked (c2pa-python
-    missing), ``trusted`` (signer on a trust list), ``problems`` (failed
-    checks besides an untrusted signer), ``signer``, ``issuer``,
-    ``action``, ``source_type``, ``generator``, ``parameters``."""
+    truncated) and then the rest is None. ``marks``: the repository's PNG
+    text marks (``present``, ``ai_generated``, ``source_type``,
+    ``generator``, ``parameters``). ``c2pa``: ``status`` valid / tampered
+    (the manifest does not match the file) / absent / unsupported (a format
+    C2PA does not cover) / unreadable / unchecked (c2pa-python missing),
+    ``trusted`` (signer on a trust list), ``problems`` (failed checks besides
+    an untrusted signer), ``signer``, ``issuer``, ``action``,
+    ``source_type``, ``generator``, ``parameters``."""
     path = Path(path)
     report: dict[str, Any] = {"file": str(path), "error": None, "marks": None, "c2pa": None}
     try:
@@ -454,10 +458,11 @@ def describe(report: Mapping[str, Any]) -> list[str]:
     if marks["present"]:
         params = json.dumps(marks["parameters"], sort_keys=True) if marks["parameters"] else "none"
         kind = "AI-generated" if marks["ai_generated"] else "not flagged AI-generated"
-        mark_line = (f"PNG marks: {kind}, source type {marks['source_type']}, generator "
-                     f"{marks['generator']!r}, parameters {params}")
+        mark_line = (f"repository marks: {kind}, source type {marks['source_type']}, "
+                     f"generator {marks['generator']!r}, parameters {params}")
     else:
-        mark_line = "PNG marks: none (no deepfake-lab text chunks; they may have been stripped)"
+        mark_line = ("repository marks: none (no deepfake-lab PNG text chunks; they may have "
+                     "been stripped)")
     status = c2["status"]
     if status in ("valid", "tampered"):
         trust = "trusted signer" if c2["trusted"] else "signer not on a trust list"

@@ -28,8 +28,8 @@ from .config import TrainConfig, config_from_run
 from .data import Split, load_split
 from .metrics import detection_scores
 
-__all__ = ["EVIDENCE_NOTE", "MAX_SCORE_SIDE", "Detector", "TrainResult", "evaluate", "load_run", "score_files",
-           "train"]
+__all__ = ["EVIDENCE_NOTE", "MAX_SCORE_SIDE", "Detector", "TrainResult", "evaluate", "load_run",
+           "score_files", "train"]
 
 #: why a score is only evidence (printed by ``python -m detect score``)
 EVIDENCE_NOTE = ("These probabilities are evidence, not proof: the detector only knows the "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,7 +121,7 @@ def test_stripped_file_is_reported_unmarked(signing, tmp_path):
     assert report["marks"] == {"present": False}
     assert report["c2pa"]["status"] == "absent"
     mark_line, c2_line = describe(report)
-    assert "PNG marks: none" in mark_line and "C2PA: absent" in c2_line
+    assert "repository marks: none" in mark_line and "C2PA: absent" in c2_line
 
 
 def test_signing_off_by_default_says_so_once(unsigned, tmp_path, capsys, monkeypatch):
