@@ -320,10 +320,13 @@ def _interactive() -> bool:
     """A person is likely reading stderr: a terminal or a notebook kernel (logs,
     pipes and captured output, such as a test's, do not get the note)."""
     try:
-        tty = sys.stderr.isatty()
+        if sys.stderr.isatty():
+            return True
     except (AttributeError, ValueError):  # replaced or closed stream
-        tty = False
-    return tty or "ipykernel" in sys.modules
+        pass
+    ipython = sys.modules.get("IPython")  # a kernel's shell has a kernel; a test process has none
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def sign_if_configured(path: str | os.PathLike, *, generator: str,

@@ -137,7 +137,9 @@ def test_signing_off_by_default_says_so_once(unsigned, tmp_path, capsys, monkeyp
 
 def test_signing_off_explicitly_or_in_captured_output_is_silent(unsigned, tmp_path, capsys,
                                                                  monkeypatch):
-    save_image(tmp_path / "a.png", _image(), generator="g")  # captured: no person reads it
+    assert provenance._interactive() is False  # captured output: no person reads it
+    monkeypatch.setattr(provenance, "_interactive", lambda: False)
+    save_image(tmp_path / "a.png", _image(), generator="g")
     monkeypatch.setattr(provenance, "_interactive", lambda: True)
     monkeypatch.setenv(provenance.ENV_MODE, "off")
     save_image(tmp_path / "b.png", _image(), generator="g")
