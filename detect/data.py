@@ -251,9 +251,10 @@ def _cyclegan_source(run_dir: Path, photo_size: int) -> Source:
 
         def inputs(split, seed, n):
             x = _crops(photos(split, samples.CONTENT), _rng(split, seed, 1), n, size)
-            if data == "gray_photo":
-                grey = x @ np.array([0.2989, 0.5870, 0.1140], np.float32)
-                return np.repeat(grey[..., None], 3, axis=-1)
+            if data == "gray_photo":  # as data.mnistm's stream: BT.601 luma as RGB
+                from .spectral import luma
+
+                return np.repeat(luma(x)[..., None], 3, axis=-1).astype(np.float32)
             return x
 
         def real(split, seed, n):
