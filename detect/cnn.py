@@ -102,16 +102,12 @@ def cnn_logits(model: keras.Model, images: Sequence[np.ndarray], batch_size: int
                ) -> np.ndarray:
     """The logit of "fake" per image ``(H, W, 3)`` in [0, 1] (any sizes: images
     of one size are scored together) -> ``(N,)`` float64."""
+    from .spectral import same_size_chunks
+
     out = np.zeros(len(images))
-    by_shape: dict[tuple, list[int]] = {}
-    for i, image in enumerate(images):
-        by_shape.setdefault(np.shape(image), []).append(i)
     fn = _predict_fn(model)
-    for idx in by_shape.values():
-        for start in range(0, len(idx), batch_size):
-            chunk = idx[start:start + batch_size]
-            x = tf.constant(np.stack([images[i] for i in chunk]).astype(np.float32))
-            out[chunk] = fn(x).numpy()
+    for chunk in same_size_chunks(images, batch_size):
+        out[chunk] = fn(tf.constant(np.stack([images[i] for i in chunk]).astype(np.float32)))
     return out
 
 

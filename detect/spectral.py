@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DEFAULT_BINS", "MAX_RADIUS", "SpectralDetector", "azimuthal_spectrum",
-           "fit_spectral", "luma"]
+           "fit_spectral", "luma", "same_size_chunks", "spectra"]
 
 DEFAULT_BINS = 48
 #: the largest radial frequency of a 2-D DFT, cycles/pixel (a corner)
@@ -85,17 +85,23 @@ def azimuthal_spectrum(images: Any, bins: int = DEFAULT_BINS) -> np.ndarray:
     return out[0] if single else out
 
 
-def spectra(images: Sequence[np.ndarray], bins: int = DEFAULT_BINS) -> np.ndarray:
-    """:func:`azimuthal_spectrum` of images of any sizes -> ``(N, bins)``
-    (images of one size are transformed together)."""
-    out = np.zeros((len(images), bins))
+def same_size_chunks(images: Sequence[np.ndarray], size: int) -> Iterator[list[int]]:
+    """Indices of ``images`` in chunks of at most ``size`` images of one shape
+    (so a batch can be stacked), every index once."""
     by_shape: dict[tuple, list[int]] = {}
     for i, image in enumerate(images):
         by_shape.setdefault(np.shape(image), []).append(i)
     for idx in by_shape.values():
-        for start in range(0, len(idx), 512):  # bounded memory
-            chunk = idx[start:start + 512]
-            out[chunk] = azimuthal_spectrum(np.stack([images[i] for i in chunk]), bins)
+        for start in range(0, len(idx), size):
+            yield idx[start:start + size]
+
+
+def spectra(images: Sequence[np.ndarray], bins: int = DEFAULT_BINS) -> np.ndarray:
+    """:func:`azimuthal_spectrum` of images of any sizes -> ``(N, bins)``
+    (images of one size are transformed together)."""
+    out = np.zeros((len(images), bins))
+    for chunk in same_size_chunks(images, 512):  # bounded memory
+        out[chunk] = azimuthal_spectrum(np.stack([images[i] for i in chunk]), bins)
     return out
 
 
