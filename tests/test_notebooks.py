@@ -39,7 +39,8 @@ EXPECTED_FIGURES = {  # the last one of each list holds generated images
     "04_neural_style_transfer": ["04_feature_maps", "04_gram_matrices", "04_high_frequencies",
                                  "04_triptych", "04_progress", "04_loss_curves",
                                  "04_adam_vs_lbfgs", "04_multiscale_vs_single",
-                                 "04_stylized_adam"],
+                                 "04_fast_stylized", "04_fast_training",
+                                 "04_fast_vs_optimisation", "04_stylized_adam"],
     "07_stargan": ["07_one_generator", "07_domains", "07_loss_curves", "07_translations",
                    "07_metrics", "07_attribute_sweep"],
 }

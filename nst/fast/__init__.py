@@ -12,6 +12,7 @@
 >>> train(TrainConfig(run_dir="runs/fast-starry", style="starry_night"))
 >>> export_run("runs/fast-starry", "models/starry")
 >>> load_stylizer("models/starry")(content)          # (H, W, 3) in [0, 1]
+>>> load_stylizer(pretrained_path("starry_night"))(content)   # the shipped network
 
 Command line: ``python -m nst.fast train|stylize|export``. Names load on first
 use, so ``python -m nst.fast --help`` imports no TensorFlow.
@@ -27,6 +28,7 @@ _EXPORTS = {
     **dict.fromkeys(["TrainResult", "load_run", "train"], ".train"),
     **dict.fromkeys(["Stylizer", "export_run", "export_saved_model", "load_stylizer"],
                     ".export"),
+    **dict.fromkeys(["PRETRAINED", "pretrained_path"], ".pretrained"),
 }
 __all__ = sorted(_EXPORTS)
 lazy_exports(__name__, _EXPORTS)
