@@ -434,11 +434,12 @@ def save_image(path: str | os.PathLike, image: Any, *, generator: str,
     compositeWithTrainedAlgorithmicMedia for face swaps), ``Generator``,
     ``Parameters`` (JSON), ...), readable back with :func:`read_provenance`.
 
-    ``sign``: embed a signed C2PA manifest too (:mod:`detect.provenance`).
-    None (default): when the environment configures a signing key
-    (``DEEPFAKE_LAB_C2PA_CERT``/``_KEY``, or ``DEEPFAKE_LAB_C2PA=test``), else
-    not, said once per process; True: always (ValueError if no key is
-    configured); False: never.
+    ``sign``: embed a signed C2PA manifest too (:mod:`data.c2pa`). None
+    (default): when the environment configures a signing key
+    (``DEEPFAKE_LAB_C2PA_CERT``/``_KEY``, or ``DEEPFAKE_LAB_C2PA=test``) and
+    c2pa-python is installed, else not, said once per process; True: always
+    (ValueError if no key is configured or c2pa-python is missing); False:
+    never.
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -451,7 +452,7 @@ def save_image(path: str | os.PathLike, image: Any, *, generator: str,
     def write(tmp: Path) -> None:
         pil.save(tmp, format="PNG", pnginfo=meta)
         if sign is not False:  # signed last: the manifest's hash covers the text marks
-            from detect.provenance import sign_if_configured
+            from .c2pa import sign_if_configured  # here: data.c2pa imports this module
 
             sign_if_configured(tmp, generator=generator, params=params, source_type=source_type,
                                required=sign is True, title=path.name)

@@ -1,8 +1,9 @@
 """Detection and provenance: tell the repository's own fakes from real images,
 and sign what it makes.
 
-- :mod:`detect.provenance`: C2PA Content Credentials (sign a PNG, check any
-  file's marks and manifest); TensorFlow-free.
+- :mod:`detect.provenance`: check any file's repository marks and C2PA
+  manifest (valid, tampered, absent); TensorFlow-free. Signing is
+  :mod:`data.c2pa`'s (every image :func:`data.images.save_image` writes).
 - :mod:`detect.spectral`: Durall et al. 2020's azimuthal spectrum and an L2
   logistic regression (NumPy/SciPy).
 - :mod:`detect.cnn`: a small CNN with Wang et al. 2020's blur and JPEG

@@ -1,4 +1,5 @@
-"""C2PA Content Credentials and the provenance check (detect.provenance).
+"""C2PA Content Credentials (data.c2pa signs) and the provenance check
+(detect.provenance).
 
 The manifest is checked against the PNG container itself (its caBX chunk,
 parsed here) and against files altered here byte by byte; the signing tests
@@ -7,37 +8,41 @@ need c2pa-python and are skipped without it.
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from data.images import save_image
-from detect import provenance
+from data import c2pa as signing
+from data.images import read_provenance, save_image
 from detect.__main__ import main
 from detect.provenance import check_provenance, describe
 
-IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def signing(isolated_cache, monkeypatch):
+def signed(isolated_cache, monkeypatch):
     """C2PA on, with the local TEST certificate in a private cache."""
     pytest.importorskip("c2pa")
-    for name in (provenance.ENV_CERT, provenance.ENV_KEY, provenance.ENV_TSA):
+    for name in (signing.ENV_CERT, signing.ENV_KEY, signing.ENV_TSA):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(provenance.ENV_MODE, "test")
+    monkeypatch.setenv(signing.ENV_MODE, "test")
     return isolated_cache
 
 
 @pytest.fixture
 def unsigned(monkeypatch):
     """Signing not configured (and the once-per-process note not yet said)."""
-    for name in (provenance.ENV_MODE, provenance.ENV_CERT, provenance.ENV_KEY):
+    for name in (signing.ENV_MODE, signing.ENV_CERT, signing.ENV_KEY):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(provenance, "_said_off", False)
+    monkeypatch.setattr(signing, "_said_off", False)
 
 
 def _image(seed: int = 0, size: int = 24) -> np.ndarray:
@@ -63,7 +68,7 @@ def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
     return out
 
 
-def test_manifest_round_trips(signing, tmp_path):
+def test_manifest_round_trips(signed, tmp_path):
     image = _image()
     path = save_image(tmp_path / "made.png", image, generator="dcgan",
                       params={"seed": 3, "steps": 10})
@@ -84,7 +89,7 @@ def test_manifest_round_trips(signing, tmp_path):
     assert len(lines) == 2 and lines[1].startswith(f"{path}: C2PA: valid")
 
 
-def test_composite_source_type_for_face_swaps(signing, tmp_path):
+def test_composite_source_type_for_face_swaps(signed, tmp_path):
     path = save_image(tmp_path / "swap.png", _image(1), generator="faceswap",
                       source_type="compositeWithTrainedAlgorithmicMedia")
     c2 = check_provenance(path)["c2pa"]
@@ -93,7 +98,7 @@ def test_composite_source_type_for_face_swaps(signing, tmp_path):
 
 
 @pytest.mark.parametrize("change", ["pixel", "text"])
-def test_one_change_reports_tampered(signing, tmp_path, change):
+def test_one_change_reports_tampered(signed, tmp_path, change):
     path = save_image(tmp_path / "made.png", _image(2), generator="dcgan")
     chunks = _chunks(path.read_bytes())
     if change == "pixel":  # re-encode IDAT (filter 0 rows) with one value off by one
@@ -112,7 +117,7 @@ def test_one_change_reports_tampered(signing, tmp_path, change):
     assert "C2PA: tampered" in describe(report)[1]
 
 
-def test_stripped_file_is_reported_unmarked(signing, tmp_path):
+def test_stripped_file_is_reported_unmarked(signed, tmp_path):
     path = save_image(tmp_path / "made.png", _image(3), generator="dcgan")
     stripped = tmp_path / "stripped.png"
     with Image.open(path) as img:
@@ -125,7 +130,7 @@ def test_stripped_file_is_reported_unmarked(signing, tmp_path):
 
 
 def test_signing_off_by_default_says_so_once(unsigned, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(provenance, "_interactive", lambda: True)  # as in a terminal
+    monkeypatch.setattr(signing, "_interactive", lambda: True)  # as in a terminal
     first = save_image(tmp_path / "a.png", _image(), generator="g")
     save_image(tmp_path / "b.png", _image(), generator="g")
     err = capsys.readouterr().err
@@ -137,11 +142,11 @@ def test_signing_off_by_default_says_so_once(unsigned, tmp_path, capsys, monkeyp
 
 def test_signing_off_explicitly_or_in_captured_output_is_silent(unsigned, tmp_path, capsys,
                                                                  monkeypatch):
-    assert provenance._interactive() is False  # captured output: no person reads it
-    monkeypatch.setattr(provenance, "_interactive", lambda: False)
+    assert signing._interactive() is False  # captured output: no person reads it
+    monkeypatch.setattr(signing, "_interactive", lambda: False)
     save_image(tmp_path / "a.png", _image(), generator="g")
-    monkeypatch.setattr(provenance, "_interactive", lambda: True)
-    monkeypatch.setenv(provenance.ENV_MODE, "off")
+    monkeypatch.setattr(signing, "_interactive", lambda: True)
+    monkeypatch.setenv(signing.ENV_MODE, "off")
     save_image(tmp_path / "b.png", _image(), generator="g")
     assert capsys.readouterr().err == ""
 
@@ -152,16 +157,60 @@ def test_sign_required_without_a_key_fails_and_writes_nothing(unsigned, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_user_certificate_from_environment(signing, tmp_path, monkeypatch):
-    key = provenance.test_signing_key(tmp_path / "keys")
+def test_without_c2pa_python_images_keep_their_marks(isolated_cache, tmp_path, capsys,
+                                                      monkeypatch):
+    """Signing configured but the optional c2pa-python missing: one warning,
+    marked PNGs, no key made; sign=True refuses in one line; the check says
+    'unchecked'."""
+    monkeypatch.setitem(sys.modules, "c2pa", None)  # `import c2pa` raises ImportError
+    for name in (signing.ENV_CERT, signing.ENV_KEY):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(signing.ENV_MODE, "test")
+    monkeypatch.setattr(signing, "_said_missing", False)
+    first = save_image(tmp_path / "a.png", _image(), generator="g")
+    save_image(tmp_path / "b.png", _image(1), generator="g")
+    err = capsys.readouterr().err
+    assert err.count(f"pip install {signing.C2PA_REQUIREMENT}") == 1 and err.count("\n") == 1
+    assert b"caBX" not in [k for k, _ in _chunks(first.read_bytes())]
+    assert read_provenance(first)["AI-Generated"] == "true"
+    assert not (isolated_cache / "c2pa").exists()  # no test key made for nothing
+    with pytest.raises(ValueError, match="c2pa-python, which is not installed"):
+        save_image(tmp_path / "c.png", _image(), generator="g", sign=True)
+    assert not (tmp_path / "c.png").exists()
+    report = check_provenance(first)
+    assert report["marks"]["generator"] == "g" and report["c2pa"]["status"] == "unchecked"
+    assert "C2PA: unchecked (C2PA needs c2pa-python" in describe(report)[1]
+
+
+def test_saving_a_signed_image_imports_no_technique_package(tmp_path):
+    """data/ is below the techniques: save_image (signing included) needs no
+    detect, no generator package and no TensorFlow."""
+    pytest.importorskip("c2pa")
+    code = ("import sys\nimport numpy as np\nfrom data.images import save_image\n"
+            f"save_image({str(tmp_path / 'a.png')!r}, np.zeros((8, 8, 3)), generator='g')\n"
+            "tops = {m.split('.')[0] for m in sys.modules}\n"
+            "print(sorted(tops & {'cogan', 'cyclegan', 'detect', 'faceswap', 'nst', 'stargan', "
+            "'tensorflow', 'keras'}))\n")
+    env = dict(os.environ, DEEPFAKE_LAB_C2PA="test", DEEPFAKE_LAB_CACHE=str(tmp_path / "cache"))
+    for name in (signing.ENV_CERT, signing.ENV_KEY):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    assert b"caBX" in [k for k, _ in _chunks((tmp_path / "a.png").read_bytes())]
+
+
+def test_user_certificate_from_environment(signed, tmp_path, monkeypatch):
+    key = signing.test_signing_key(tmp_path / "keys")
     (tmp_path / "chain.pem").write_bytes(key.chain)
     (tmp_path / "key.pem").write_bytes(key.key)
-    monkeypatch.delenv(provenance.ENV_MODE)
-    monkeypatch.setenv(provenance.ENV_CERT, str(tmp_path / "chain.pem"))
-    with pytest.raises(ValueError, match=f"{provenance.ENV_KEY} is not"):
-        provenance.signing_from_env()
-    monkeypatch.setenv(provenance.ENV_KEY, str(tmp_path / "key.pem"))
-    configured = provenance.signing_from_env()
+    monkeypatch.delenv(signing.ENV_MODE)
+    monkeypatch.setenv(signing.ENV_CERT, str(tmp_path / "chain.pem"))
+    with pytest.raises(ValueError, match=f"{signing.ENV_KEY} is not"):
+        signing.signing_from_env()
+    monkeypatch.setenv(signing.ENV_KEY, str(tmp_path / "key.pem"))
+    configured = signing.signing_from_env()
     assert configured.alg == "es256" and "chain.pem" in configured.origin
     path = save_image(tmp_path / "a.png", _image(), generator="g")
     assert check_provenance(path)["c2pa"]["status"] == "valid"
@@ -171,7 +220,7 @@ def test_test_certificate_is_cached_and_labelled(isolated_cache):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    first, second = provenance.test_signing_key(), provenance.test_signing_key()
+    first, second = signing.test_signing_key(), signing.test_signing_key()
     assert first == second  # made once
     leaf, ca = x509.load_pem_x509_certificates(first.chain)
     for cert in (leaf, ca):
@@ -183,7 +232,7 @@ def test_test_certificate_is_cached_and_labelled(isolated_cache):
 
 
 def test_bad_files_one_line_each(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(provenance.ENV_MODE, "off")
+    monkeypatch.setenv(signing.ENV_MODE, "off")
     good = save_image(tmp_path / "good.png", _image(), generator="g")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
