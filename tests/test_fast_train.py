@@ -343,3 +343,51 @@ def test_cli_stylize_with_an_arbitrary_style_model(tmp_path, capsys):
     assert main(args + ["--style", str(samples.path("starry_night"))]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(content)))
     assert read_provenance(out)["AI-Generated"] == "true"
+
+
+def test_shipped_model_files_match_their_digests():
+    """Every shipped file is listed with the SHA-256 hashlib computes, and
+    nothing unlisted ships beside them."""
+    from nst.fast.pretrained import MODELS_DIR, PRETRAINED
+
+    for name, model in PRETRAINED.items():
+        folder = MODELS_DIR / name
+        on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert on_disk == set(model.files), name
+        for rel, digest in model.files.items():
+            assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest, rel
+        assert sum((folder / rel).stat().st_size for rel in model.files) <= 5_000_000, name
+
+
+def test_shipped_model_stylizes_any_size_offline(rng):
+    from nst.fast.export import load_stylizer
+
+    stylizer = load_stylizer("starry_night")
+    content = rng.random((37, 53, 3)).astype(np.float32)
+    out = stylizer(content)
+    assert out.shape == content.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0 and out.std() > 0.01
+
+
+def test_changed_shipped_model_is_refused(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from nst.fast import pretrained
+
+    copy = tmp_path / "models"
+    shutil.copytree(pretrained.MODELS_DIR, copy)
+    data = copy / "starry_night" / "variables" / "variables.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    data.write_bytes(bytes(raw))
+    monkeypatch.setattr(pretrained, "MODELS_DIR", copy)
+    with pytest.raises(ChecksumError, match="SHA-256 mismatch"):
+        pretrained.pretrained_path("starry_night")
+    out = tmp_path / "out.png"
+    code = main(["stylize", "--model", "starry_night", str(samples.path("chelsea")), "-o",
+                 str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "variables.data" in err, err
+    assert not out.exists()
+    with pytest.raises(ValueError, match="no shipped fast-style model"):
+        pretrained.pretrained_path("mona_lisa")

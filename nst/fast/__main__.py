@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap, sub = command_parser(PROG, __doc__)
     add_train_command(sub, TrainConfig, "train a per-style network (new run or resume one)")
     s = sub.add_parser("stylize", help="stylise an image in one forward pass")
-    s.add_argument("--model", required=True, type=Path, metavar="RUN_OR_DIR",
-                   help="a training run folder or a SavedModel folder")
+    s.add_argument("--model", default="starry_night", metavar="RUN_OR_DIR",
+                   help="a training run folder, a SavedModel folder, or the name of a network "
+                   "shipped with the repository (default: starry_night, trained by the "
+                   "command in nst/fast/pretrained.py)")
     s.add_argument("content", type=Path, help="content image (any size >= 5 px)")
     s.add_argument("-o", "--output", required=True, type=Path, metavar="PNG",
                    help="output .png (replaced if it exists; its folder must exist)")

@@ -141,12 +141,19 @@ def _saved_model(path: Path) -> Stylizer:
 
 def load_stylizer(path: str | os.PathLike) -> Stylizer:
     """The model in ``path``: a training run of this package (its newest
-    checkpoint) or a SavedModel folder (exported here, or any model with
-    Magenta's signature). Anything else, or a corrupt one, raises ValueError
-    naming ``path``."""
+    checkpoint), a SavedModel folder (exported here, or any model with
+    Magenta's signature), or the name of a model shipped with the repository
+    (:data:`nst.fast.pretrained.PRETRAINED`, e.g. ``"starry_night"``; its
+    files' digests are checked). Anything else, or a corrupt one, raises
+    ValueError naming ``path``."""
+    from .pretrained import PRETRAINED, pretrained_path
+
+    if not Path(path).exists() and str(path) in PRETRAINED:
+        path = pretrained_path(str(path))
     path = Path(path)
-    expected = ("expected a training run folder of nst.fast (options.json, checkpoints/) or a "
-                "SavedModel folder (saved_model.pb)")
+    expected = ("expected a training run folder of nst.fast (options.json, checkpoints/), a "
+                "SavedModel folder (saved_model.pb) or a shipped model's name ("
+                + ", ".join(sorted(PRETRAINED)) + ")")
     if not path.exists():
         raise ValueError(f"{path}: not found; {expected}")
     if not path.is_dir():
