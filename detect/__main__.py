@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "generator makes the fakes (repeatable); NAME= names its folder (default: "
                    "the run's model)")
     b.add_argument("--builtin", action="append", default=[], choices=BUILTINS,
-                   help="toy: smooth noise vs a checkerboard upsampling, no model; dcgan: a "
+                   help="toy, toy_nearest: smooth noise vs a checkerboard or nearest-neighbour "
+                   "upsampling of it, no model; dcgan: a "
                    "DCGAN trained once on MNIST and cached (about 2.5 min at 3000 steps) "
                    "(repeatable)")
     b.add_argument("--n-train", type=int, default=1000,
@@ -79,13 +80,6 @@ def _quiet_tensorflow() -> None:
     quiet_tensorflow()
 
 
-def _parse_run(text: str) -> tuple[str | None, str]:
-    name, eq, run = text.partition("=")
-    if eq and name and "/" not in name and run:
-        return name, run
-    return None, text
-
-
 def _build(args: argparse.Namespace) -> None:
     for flag, value, low in (("--n-train", args.n_train, 1), ("--n-test", args.n_test, 1),
                              ("--dcgan-steps", args.dcgan_steps, 1),
@@ -94,15 +88,15 @@ def _build(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} must be at least {low}, got {value}")
     if not args.runs and not args.builtin:
         raise ValueError("nothing to build: give --from RUN (a trained generator) and/or "
-                         "--builtin toy|dcgan")
-    if args.runs or "dcgan" in args.builtin:  # the toy source needs no TensorFlow
+                         "--builtin toy|toy_nearest|dcgan")
+    if args.runs or "dcgan" in args.builtin:  # the toy sources need no TensorFlow
         _quiet_tensorflow()
-    from .data import build_dataset, builtin_source, source_from_run
+    from .data import build_dataset, builtin_source, parse_run_spec, source_from_run
 
     sources = [builtin_source(name, dcgan_steps=args.dcgan_steps, seed=args.seed,
                               show_progress=not args.quiet) for name in dict.fromkeys(args.builtin)]
     for text in args.runs:
-        name, run = _parse_run(text)
+        name, run = parse_run_spec(text)
         try:
             sources.append(source_from_run(run, name=name, photo_size=args.photo_size))
         except ValueError as exc:

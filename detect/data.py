@@ -18,9 +18,10 @@ vs test digits, training vs held-out photos or photo regions), so train and
 test sets never share an image. :func:`source_from_run` turns a trained run
 of ``python -m cogan`` (DCGAN, CoGAN, cGAN), ``python -m cyclegan``
 (CycleGAN, pix2pix), ``python -m stargan`` or ``python -m nst.fast`` into a
-source; :func:`builtin_source` gives ``toy`` (a synthetic check: smooth
-noise vs the same noise through a checkerboard-prone upsampling, no model)
-and ``dcgan`` (a DCGAN trained once for a few minutes and cached).
+source; :func:`builtin_source` gives ``toy`` and ``toy_nearest`` (synthetic
+checks: smooth noise vs the same noise through a checkerboard-prone or a
+nearest-neighbour upsampling, no model) and ``dcgan`` (a DCGAN trained once
+for a few minutes and cached).
 :func:`build_dataset` writes it all reproducibly from one seed.
 """
 
@@ -36,14 +37,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BUILTINS", "LABELS", "SPLITS", "Source", "build_dataset", "builtin_dcgan_run",
-           "builtin_source", "downscale", "generators_in", "jpeg", "load_split",
-           "run_kind", "source_from_run"]
+__all__ = ["BUILTINS", "LABELS", "SPLITS", "Source", "Split", "build_dataset",
+           "builtin_dcgan_run", "builtin_source", "downscale", "generators_in", "jpeg", "load_split",
+           "parse_run_spec", "run_kind", "source_from_run", "toy_source"]
 
 SPLITS = ("train", "test")
 #: label folders: 0 = real, 1 = fake
 LABELS = ("real", "fake")
-BUILTINS = ("toy", "dcgan")
+BUILTINS = ("toy", "toy_nearest", "dcgan")
 _SALT = {"train": 0, "test": 1}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 
@@ -99,14 +100,28 @@ def _checkerboard_upsample(x: np.ndarray) -> np.ndarray:
     return (0.1 + 0.8 * (out - low) / (high - low)).astype(np.float32)
 
 
-def toy_source(size: int = 32) -> Source:
+def _nearest_upsample(x: np.ndarray) -> np.ndarray:
+    """2x nearest-neighbour upsampling: every pixel becomes a 2x2 block (the
+    spectrum's replicas at half the sampling rate, damped by a sinc, stay)."""
+    return np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+
+
+_UPSAMPLERS = {"toy": _checkerboard_upsample, "toy_nearest": _nearest_upsample}
+
+
+def toy_source(size: int = 32, name: str = "toy") -> Source:
     """Real: smooth colour noise (Gaussian-filtered, sigma 1.5 px). Fake: smooth
-    noise at half size through :func:`_checkerboard_upsample`. A sanity check
-    of the detectors, not a generator of the repository."""
+    noise at half size (sigma 0.75 px, the same correlation once doubled)
+    upsampled 2x, by :func:`_checkerboard_upsample` (``toy``) or
+    :func:`_nearest_upsample` (``toy_nearest``): two known upsampling traces.
+    A sanity check of the detectors, not a generator of the repository."""
     if size % 2:
         raise ValueError(f"toy images need an even size, got {size}")
-    return Source("toy",
-                  fake=lambda split, seed, n: _checkerboard_upsample(
+    if name not in _UPSAMPLERS:
+        raise ValueError(f"toy sources are {', '.join(_UPSAMPLERS)}, got {name!r}")
+    upsample = _UPSAMPLERS[name]
+    return Source(name,
+                  fake=lambda split, seed, n: upsample(
                       _smooth_noise(_rng(split, seed, 1), n, size // 2, 0.75)),
                   real=lambda split, seed, n: _smooth_noise(_rng(split, seed, 0), n, size, 1.5),
                   params={"size": size})
@@ -314,6 +329,15 @@ def _fast_style_source(run_dir: Path, photo_size: int) -> Source:
                   params={"run": str(run_dir), "step": step, "style": str(config.style)})
 
 
+def parse_run_spec(text: str) -> tuple[str | None, str]:
+    """``"NAME=RUN"`` -> ``(NAME, RUN)``; a plain ``"RUN"`` (or one whose
+    NAME would hold a ``/``) -> ``(None, RUN)``."""
+    name, eq, run = text.partition("=")
+    if eq and name and "/" not in name and run:
+        return name, run
+    return None, text
+
+
 def source_from_run(run_dir: str | os.PathLike, *, name: str | None = None,
                     photo_size: int = 64) -> Source:
     """The :class:`Source` of a trained run (see :func:`run_kind`), its newest
@@ -352,9 +376,10 @@ def builtin_dcgan_run(steps: int = 3000, seed: int = 0, show_progress: bool = Tr
 
 def builtin_source(name: str, *, dcgan_steps: int = 3000, seed: int = 0,
                    show_progress: bool = True) -> Source:
-    """``toy`` (:func:`toy_source`) or ``dcgan`` (:func:`builtin_dcgan_run`'s run)."""
-    if name == "toy":
-        return toy_source()
+    """``toy`` or ``toy_nearest`` (:func:`toy_source`) or ``dcgan``
+    (:func:`builtin_dcgan_run`'s run)."""
+    if name in _UPSAMPLERS:
+        return toy_source(name=name)
     if name == "dcgan":
         run = builtin_dcgan_run(dcgan_steps, seed, show_progress)
         return dataclasses.replace(source_from_run(run), name="dcgan")

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from data.c2pa import c2pa_error_text, c2pa_module
 from data.images import decode_image, read_provenance
 
-__all__ = ["check_provenance", "describe"]
+__all__ = ["check_provenance", "describe", "replace_pixels"]
 
 
 def _marks(path: Path) -> dict[str, Any]:
@@ -150,3 +154,44 @@ def describe(report: Mapping[str, Any]) -> list[str]:
     else:
         c2_line = f"C2PA: {status} ({c2['reason']})"
     return [f"{name}: {mark_line}", f"{name}: {c2_line}"]
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def replace_pixels(source: str | os.PathLike, target: str | os.PathLike,
+                   pixels: np.ndarray) -> Path:
+    """Write ``target``: the PNG ``source`` with its image data replaced by
+    ``pixels`` (uint8 ``(H, W, 3)``, its size) and every other chunk (text
+    marks, C2PA manifest) kept byte for byte, as an edit that keeps the
+    metadata would. Shows what a manifest's hash catches. ``source`` must be
+    8-bit RGB, not interlaced (as :func:`data.images.save_image` writes)."""
+    from data.cache import atomic_path
+
+    data = Path(source).read_bytes()
+    if data[:8] != _PNG_SIGNATURE:
+        raise ValueError(f"{source}: not a PNG file")
+    chunks, pos = [], 8
+    while pos + 8 <= len(data):  # PNG spec 5.3: length, type, data, CRC
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        chunks.append((data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    if (depth, colour, interlace) != (8, 2, 0):
+        raise ValueError(f"{source}: expected an 8-bit RGB PNG without interlacing")
+    pixels = np.asarray(pixels)
+    if pixels.shape != (height, width, 3) or pixels.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8 of shape {(height, width, 3)}, got "
+                         f"{pixels.dtype} {pixels.shape}")
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)  # filter type 0 on every row
+    out, written = [_PNG_SIGNATURE], False
+    for kind, payload in chunks:
+        if kind == b"IDAT":
+            if written:
+                continue
+            payload, written = zlib.compress(raw), True
+        out.append(struct.pack(">I", len(payload)) + kind + payload
+                   + struct.pack(">I", zlib.crc32(kind + payload)))
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"".join(out))
+    return Path(target)

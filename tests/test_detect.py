@@ -203,6 +203,45 @@ def test_build_dataset_is_reproducible_disjoint_and_marked(tmp_path, monkeypatch
                       show_progress=False)
 
 
+def test_toy_sources_upsample_half_size_noise():
+    from detect.data import builtin_source
+
+    nearest = builtin_source("toy_nearest").fake("train", 0, 3)
+    assert nearest.shape == (3, 32, 32, 3)
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):  # 2x2 blocks of equal pixels
+        assert np.array_equal(nearest[:, dy::2, dx::2], nearest[:, ::2, ::2])
+    board = builtin_source("toy").fake("train", 0, 3)
+    # a stride-2 3x3 transposed convolution sums 1, 2 or 4 inputs by the output's parity
+    ones, twos, fours = (np.mean(board[:, a::2, b::2]) for a, b in ((0, 0), (0, 1), (1, 1)))
+    assert ones + 0.05 < twos < fours - 0.05
+    assert np.mean(board[:, 1::2, ::2]) == pytest.approx(twos, abs=0.02)
+    with pytest.raises(ValueError, match="toy_nearest, dcgan"):
+        builtin_source("toy_bilinear")
+
+
+def test_robustness_downscaling_erases_a_period_2_trace():
+    from detect.data import Split
+    from detect.spectral import luma
+    from detect.study import ap_matrix, robustness
+    from detect.train import Detector
+
+    rng = np.random.default_rng(4)
+    real, fake = _fixture(rng, 30, size=32)
+    split = Split(list(real) + list(fake), np.r_[np.zeros(30), np.ones(30)].astype(int), [])
+    parity = (-1.0) ** np.indices((32, 32)).sum(0)
+
+    def amplitude(images):  # the checkerboard's amplitude, at any size
+        return np.array([abs(np.mean(luma(im) * parity[:im.shape[0], :im.shape[1]]))
+                         for im in images])
+
+    assert average_precision(split.labels, amplitude(split.images)) == pytest.approx(1.0)
+    scores = robustness(Detector("probe", amplitude), split)
+    assert set(scores) == {"jpeg75", "down2"}
+    assert scores["down2"] < 0.8  # averaging 2x2 blocks cancels a period-2 pattern
+    report = {"test": {"a": {"ap": 0.9}, "b": {"ap": 0.6}}}
+    assert ap_matrix({"a": report}) == {"a": {"a": 0.9, "b": 0.6}}
+
+
 def test_run_kind_reads_each_package(tmp_path):
     from detect.data import run_kind
 

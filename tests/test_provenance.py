@@ -117,6 +117,24 @@ def test_one_change_reports_tampered(signed, tmp_path, change):
     assert "C2PA: tampered" in describe(report)[1]
 
 
+def test_replace_pixels_keeps_every_other_chunk(signed, tmp_path):
+    from detect.provenance import replace_pixels
+
+    path = save_image(tmp_path / "made.png", _image(4), generator="dcgan")
+    with Image.open(path) as img:
+        pixels = np.asarray(img.convert("RGB")).copy()
+    pixels[3, 2, 0] ^= 4
+    edited = replace_pixels(path, tmp_path / "edited.png", pixels)
+    before, after = _chunks(path.read_bytes()), _chunks(edited.read_bytes())
+    assert [c for c in after if c[0] != b"IDAT"] == [c for c in before if c[0] != b"IDAT"]
+    assert [k for k, _ in after].count(b"IDAT") == 1
+    with Image.open(edited) as img:  # Pillow decodes what was written
+        assert np.array_equal(np.asarray(img.convert("RGB")), pixels)
+    assert check_provenance(edited)["c2pa"]["status"] == "tampered"
+    with pytest.raises(ValueError, match="uint8 of shape"):
+        replace_pixels(path, tmp_path / "bad.png", pixels[:5])
+
+
 def test_stripped_file_is_reported_unmarked(signed, tmp_path):
     path = save_image(tmp_path / "made.png", _image(3), generator="dcgan")
     stripped = tmp_path / "stripped.png"
