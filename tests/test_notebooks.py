@@ -43,6 +43,8 @@ EXPECTED_FIGURES = {  # the last one of each list holds generated images
                                  "04_fast_vs_optimisation", "04_stylized_adam"],
     "07_stargan": ["07_one_generator", "07_domains", "07_loss_curves", "07_translations",
                    "07_metrics", "07_attribute_sweep"],
+    "08_detection": ["08_examples", "08_provenance", "08_spectra", "08_augmentation", "08_scores",
+                     "08_matrix", "08_robustness", "08_verdicts"],
 }
 
 # TensorFlow's start-up lines (oneDNN, CPU features, CUDA probe, absl), as TF 2.21 prints them
