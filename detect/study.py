@@ -6,9 +6,9 @@ Variants (:data:`VARIANTS`): ``spectral`` (Durall et al. 2020's azimuthal
 spectrum + logistic regression), ``cnn`` (the small CNN with Wang et al.
 2020's blur + JPEG augmentation) and ``cnn_noaug`` (the same CNN without
 it). Post-processing (:data:`PERTURBATIONS`): JPEG at quality 75 and
-downscaling by 2, what a shared image commonly goes through and what the
-detectors never see at training time (the augmentation draws other
-qualities and blurs, not resizing).
+downscaling by 2, what a shared image commonly goes through (the augmented
+CNN meets JPEG at qualities 30 to 100 and blur in training, never resizing;
+the other variants meet neither).
 """
 
 from __future__ import annotations
