@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output PNG (never replaced: a free numbered name is used instead)")
     ap.add_argument("--size", type=int, default=128, metavar="PX",
                     help="longer side of the source and the output; bigger photos are shrunk "
-                    "(time grows with the pixel count: about 10 s at 128 px on 2 cores) "
+                    "(time grows with the pixel count: a few seconds at 128 px on 2 cores) "
                     "[px; default 128]")
     ap.add_argument("--style-size", type=int, default=256, metavar="PX",
                     help="longer side each style image is shrunk to; sets the scale of the "

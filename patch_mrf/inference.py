@@ -128,6 +128,7 @@ class BPResult:
     decoded_energy: list[float] = field(default_factory=list)
     message_change: list[float] = field(default_factory=list)
     initial_energy: float = float("nan")
+    beliefs: np.ndarray | None = None
 
 
 def min_sum_bp(unary: np.ndarray, pair_h: np.ndarray, pair_v: np.ndarray, *,
@@ -193,4 +194,5 @@ def min_sum_bp(unary: np.ndarray, pair_h: np.ndarray, pair_v: np.ndarray, *,
             best = mrf_energy(labels, unary, pair_h, pair_v)
         result.energy.append(best)
     result.labels = labels
+    result.beliefs = unary + left + right + up + down
     return result

@@ -4,17 +4,19 @@ The output image is a grid of overlapping ``P x P`` patches, each one taken
 from the style examples (the *library*). For the patch at site ``s`` the
 model has
 
-- a likelihood (unary cost): how well the candidate explains the source
-  patch there through the style's rendering (:mod:`patch_mrf.rendering`):
-  the mean squared distance, per pixel value, between the rendered source
-  patch and the candidate in the style's PCA coordinates;
+- a likelihood ``P(source patch | candidate)`` (unary cost): how well the
+  candidate explains the source patch there through the style's rendering
+  (:mod:`patch_mrf.rendering`): the squared distance, per pixel value,
+  between the source patch and the candidate's rendering, in the source
+  patches' PCA coordinates;
 - a prior (pairwise cost) between neighbouring sites: the mean squared
   difference, per pixel value, of the two candidates where they overlap
   (``overlap`` columns or rows), times ``pairwise_weight``. Neighbours that
   agree make a seamless image.
 
 Each site considers only its ``candidates`` (``K``) nearest library patches
-(a k-d tree on the PCA coordinates). The MAP labelling is found by loopy
+(a k-d tree on the PCA coordinates): the candidates' costs are
+exact, the patches outside the K are never considered. The MAP labelling is found by loopy
 belief propagation (:func:`patch_mrf.inference.min_sum_bp`); the baseline
 picks each site's nearest patch independently. The image is assembled by
 averaging the chosen patches where they overlap.
@@ -36,7 +38,7 @@ from scipy.spatial import cKDTree
 
 from .config import TranslateOptions
 from .inference import BPResult, independent_labels, min_sum_bp, mrf_energy
-from .patches import assemble_patches, dense_patches, extract_patches, grid_shape, pad_to_grid
+from .patches import assemble_patches, dense_patches, extract_patches, pad_to_grid
 from .rendering import Rendering, fit_rendering
 
 __all__ = ["PatchMRF", "Translation", "build_mrf", "overlap_costs", "style_library",
@@ -60,8 +62,7 @@ def overlap_costs(patches: np.ndarray, overlap: int) -> tuple[np.ndarray, np.nda
     """Mean squared difference, per pixel value, of neighbouring candidates
     where they overlap.
 
-    ``library`` ``(M, P, P, C)``, ``candidates`` ``(rows, cols, K)`` indices
-    into it. Returns ``pair_h`` ``(rows, cols - 1, K, K)``: ``[r, c, k, l]``
+    ``patches``: the candidates, ``(rows, cols, K, P, P, C)``. Returns ``pair_h`` ``(rows, cols - 1, K, K)``: ``[r, c, k, l]``
     compares the right ``overlap`` columns of candidate ``k`` at ``(r, c)``
     with the left ones of candidate ``l`` at ``(r, c + 1)``; ``pair_v``
     ``(rows - 1, cols, K, K)`` likewise for the bottom rows against the top
@@ -88,11 +89,10 @@ class PatchMRF:
 
     ``source``: the source image ``(H, W, 3)``; ``library``: style patches
     ``(M, P, P, 3)``; ``candidates``: ``(rows, cols, K)`` library indices,
-    nearest first; ``unary`` ``(rows, cols, K)``; ``pair_h``, ``pair_v``: see
-    :func:`overlap_costs` (already times the pairwise weight);
-    ``rendered``: the rendered source patches ``(rows, cols, P, P, 3)`` the
-    unary costs compare candidates with; ``rendering``: the estimated
-    rendering.
+    nearest first; ``patches``: the candidates themselves
+    ``(rows, cols, K, P, P, 3)``; ``unary`` ``(rows, cols, K)``; ``pair_h``,
+    ``pair_v``: see :func:`overlap_costs` (already times the pairwise
+    weight); ``rendering``: the estimated rendering (style -> source).
     """
 
     source: np.ndarray

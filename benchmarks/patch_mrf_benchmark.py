@@ -1,0 +1,353 @@
+"""The patch MRF (Rosales et al. 2003) against a known style: PSNR and SSIM of
+belief propagation, independent nearest patches and Image Analogies, the
+learned rendering against none, the energy per iteration, times at 128 and
+256 px, and an artistic example (a photo in the style of The Starry Night).
+
+    python benchmarks/patch_mrf_benchmark.py            # about 3-5 min on 2 cores
+
+Protocol (offline, :mod:`data.photos`): a known filter makes the style. The
+training photos are cut in half; the filtered *left* halves are the style
+examples and the unfiltered *right* halves the photos EM learns the
+rendering from, so no style example is a rendering of any photo the method
+sees (unpaired). Each held-out photo (:data:`data.photos.HELD_OUT`) is
+translated and compared with the same filter applied to it. Image Analogies
+is given what the MRF is not: the aligned pair (left halves, their filtered
+versions). Filters:
+
+- ``painterly``: OpenCV's edge-preserving smoothing, a colour grade (sepia
+  mixed with a channel rotation), posterisation to 5 levels;
+- ``stylization``: OpenCV's ``cv2.stylization`` (its defaults);
+- ``posterise``: Gaussian blur (1 px) then 4 levels per channel.
+
+Every method is scored with :func:`cyclegan.metrics.paired_scores` (PSNR in
+dB and SSIM, ``tf.image``). Writes ``benchmarks/results/patch_mrf-DATE.json``
+(never overwriting one) and the figures ``figures/patch_mrf_benchmark.png``
+and ``figures/patch_mrf_starry_night.png`` (marked synthetic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.env import quiet_tensorflow  # noqa: E402
+
+tf = quiet_tensorflow()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from benchmarks import cpu_description, write_result  # noqa: E402
+
+#: colour photos the style examples and EM photos are cut from
+TRAIN = ("chelsea", "coffee", "rocket", "motorcycle", "china", "flower")
+_SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+
+
+def _u8_bgr(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
+
+
+def _float_rgb(bgr: np.ndarray) -> np.ndarray:
+    return bgr[..., ::-1].astype(np.float32) / 255.0
+
+
+def painterly(image: np.ndarray, levels: int = 5) -> np.ndarray:
+    """Edge-preserving smoothing, a colour grade, posterisation: ``(H, W, 3)`` in [0, 1]."""
+    smooth = _float_rgb(cv2.edgePreservingFilter(_u8_bgr(image), flags=1, sigma_s=20,
+                                                 sigma_r=0.3))
+    graded = np.clip(0.6 * smooth @ _SEPIA.T + 0.4 * smooth[..., [2, 0, 1]], 0, 1)
+    return (np.round(graded * (levels - 1)) / (levels - 1)).astype(np.float32)
+
+
+def stylization(image: np.ndarray) -> np.ndarray:
+    """OpenCV's painterly ``stylization`` (sigma_s 60, sigma_r 0.45)."""
+    return _float_rgb(cv2.stylization(_u8_bgr(image), sigma_s=60, sigma_r=0.45))
+
+
+def posterise(image: np.ndarray, levels: int = 4) -> np.ndarray:
+    """Gaussian blur (sigma 1 px), then ``levels`` levels per channel."""
+    blurred = ndimage.gaussian_filter(image, (1.0, 1.0, 0))
+    return (np.round(np.clip(blurred, 0, 1) * (levels - 1)) / (levels - 1)).astype(np.float32)
+
+
+FILTERS = {"painterly": painterly, "stylization": stylization, "posterise": posterise}
+
+
+def load_photos(names, size: int) -> dict[str, np.ndarray]:
+    from data.images import load_image
+    from data.photos import photo_path
+
+    return {n: load_image(photo_path(n), max_side=size) for n in names}
+
+
+def unpaired_split(photos: dict[str, np.ndarray], filt) -> tuple[list, list, np.ndarray,
+                                                                    np.ndarray]:
+    """Style examples (filtered left halves), EM photos (right halves), and
+    Image Analogies' pair (left halves side by side, cropped to one height, and
+    their filtered version)."""
+    lefts = [p[:, :p.shape[1] // 2] for p in photos.values()]
+    rights = [p[:, p.shape[1] // 2:] for p in photos.values()]
+    h = min(x.shape[0] for x in lefts)
+    a = np.concatenate([x[:h] for x in lefts], axis=1)
+    return [filt(x) for x in lefts], rights, a, filt(a)
+
+
+def scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    from cyclegan.metrics import paired_scores
+
+    s = paired_scores(pred[None], target[None])
+    return {"psnr": round(s["psnr"], 3), "ssim": round(s["ssim"], 4)}
+
+
+def oracle_in_candidates(result, truth: np.ndarray) -> np.ndarray:
+    """Each site's candidate nearest the truth (what the best possible choice
+    among the K candidates gives): the candidates' quality."""
+    from patch_mrf import extract_patches, pad_to_grid
+
+    mrf = result.mrf
+    target = extract_patches(pad_to_grid(truth, mrf.patch_size, mrf.step), mrf.patch_size,
+                             mrf.step)
+    err = ((mrf.patches - target[:, :, None]) ** 2).mean(axis=(3, 4, 5))
+    return mrf.render(err.argmin(-1))
+
+
+def monotone(energy: list[float], start: float) -> bool:
+    seq = [start] + list(energy)
+    return all(b <= a for a, b in zip(seq, seq[1:]))
+
+
+def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, renderings,
+                       kappa: float) -> tuple[dict, dict]:
+    """Scores per filter, held-out photo and method (each MRF run under each
+    of ``settings`` (name -> options) and each rendering); and the images of
+    the first filter and photo (for the figure)."""
+    from patch_mrf import image_analogy, translate
+
+    photos = load_photos(TRAIN, size)
+    tests = load_photos(held_out, size)
+    out, shown = {}, {}
+    for fname in filters:
+        filt = FILTERS[fname]
+        styles, examples, a, a_prime = unpaired_split(photos, filt)
+        out[fname] = {}
+        for name, photo in tests.items():
+            truth = filt(photo)
+            row = {"identity_photo": scores(photo, truth)}
+            for (setting, options), rendering in itertools.product(settings.items(),
+                                                                    renderings):
+                result = translate(photo, styles, examples=examples, rendering=rendering,
+                                   **options)
+                key = f"{setting}_{rendering}"
+                row[key] = {
+                    "bp": scores(result.image, truth),
+                    "independent": scores(result.independent, truth),
+                    "best_candidate_of_k": scores(oracle_in_candidates(result, truth), truth),
+                    "energy": [round(e, 4) for e in result.bp.energy],
+                    "initial_energy": round(result.bp.initial_energy, 4),
+                    "energy_never_rises": monotone(result.bp.energy, result.bp.initial_energy),
+                    "raw_bp_decoding_rises": int(sum(
+                        b > a for a, b in zip(result.bp.decoded_energy,
+                                              result.bp.decoded_energy[1:]))),
+                    "em_objective": [round(o, 4) for o in result.mrf.rendering.objective],
+                    "seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+                row[key]["bp_minus_independent_db"] = round(
+                    row[key]["bp"]["psnr"] - row[key]["independent"]["psnr"], 3)
+                print(f"{fname:11s} {name:12s} {key:16s} BP {row[key]['bp']['psnr']:6.2f} dB"
+                      f" / {row[key]['bp']['ssim']:.3f}  independent "
+                      f"{row[key]['independent']['psnr']:6.2f} / "
+                      f"{row[key]['independent']['ssim']:.3f}  best-of-K "
+                      f"{row[key]['best_candidate_of_k']['psnr']:6.2f}  energy "
+                      f"{result.bp.initial_energy:.3f}->{result.bp.energy[-1]:.3f} "
+                      f"monotone {row[key]['energy_never_rises']}  "
+                      f"{result.seconds['total']:.1f}s", flush=True)
+                if not shown:
+                    shown = {"photo": photo, "truth": truth, "bp": result.image,
+                             "independent": result.independent, "result": result,
+                             "filter": fname, "name": name}
+            start = time.perf_counter()
+            analogy = image_analogy(a, a_prime, photo, kappa=kappa)
+            seconds = time.perf_counter() - start
+            best_match = image_analogy(a, a_prime, photo, kappa=0.0)
+            row["image_analogies"] = dict(scores(analogy.image, truth), kappa=kappa,
+                                          coherent=round(analogy.coherent, 3),
+                                          seconds=round(seconds, 2))
+            row["image_analogies_best_match"] = dict(scores(best_match.image, truth), kappa=0.0)
+            print(f"{fname:11s} {name:12s} Image Analogies kappa {kappa}: "
+                  f"{row['image_analogies']['psnr']:6.2f} dB / "
+                  f"{row['image_analogies']['ssim']:.3f}; best match only "
+                  f"{row['image_analogies_best_match']['psnr']:6.2f} / "
+                  f"{row['image_analogies_best_match']['ssim']:.3f}  ({seconds:.1f}s)",
+                  flush=True)
+            if shown.get("name") == name and shown.get("filter") == fname:
+                shown["analogy"] = analogy.image
+            out[fname][name] = row
+    return out, shown
+
+
+def summary(study: dict, runs) -> dict:
+    """Means over filters and photos of each method's PSNR/SSIM, and the BP
+    minus independent gain per rendering."""
+    def mean(values):
+        return round(float(np.mean(values)), 3)
+
+    rows = [row for per_photo in study.values() for row in per_photo.values()]
+    out = {"n_cases": len(rows)}
+    for key in runs:
+        for method in ("bp", "independent", "best_candidate_of_k"):
+            for metric in ("psnr", "ssim"):
+                out[f"{key}_{method}_{metric}"] = mean([r[key][method][metric] for r in rows])
+        out[f"{key}_bp_minus_independent_db"] = mean(
+            [r[key]["bp_minus_independent_db"] for r in rows])
+        out[f"{key}_bp_gain_cases_over_0.5_db"] = sum(
+            r[key]["bp_minus_independent_db"] >= 0.5 for r in rows)
+        out[f"{key}_energy_never_rises"] = all(r[key]["energy_never_rises"] for r in rows)
+    for method in ("image_analogies", "image_analogies_best_match", "identity_photo"):
+        for metric in ("psnr", "ssim"):
+            out[f"{method}_{metric}"] = mean([r[method][metric] for r in rows])
+    return out
+
+
+def timing(sizes, options: dict) -> dict:
+    """Seconds of one translation (painterly style) per source size; style
+    examples and EM photos at the same scale."""
+    from patch_mrf import translate
+
+    out = {}
+    for size in sizes:
+        photos = load_photos(TRAIN, size)
+        styles, examples, _, _ = unpaired_split(photos, painterly)
+        photo = load_photos(("grace_hopper",), size)["grace_hopper"]
+        result = translate(photo, styles, examples=examples, **options)
+        rows, cols = result.labels.shape
+        out[str(size)] = {"image": list(photo.shape[:2]), "sites": rows * cols,
+                          "library_patches": int(len(result.mrf.library)),
+                          **{k: round(v, 2) for k, v in result.seconds.items()}}
+        print(f"{size} px ({photo.shape[1]}x{photo.shape[0]}, {rows * cols} sites, "
+              f"{len(result.mrf.library)} style patches): {result.seconds['total']:.1f}s "
+              f"(build {result.seconds['build']:.1f}s, BP {result.seconds['inference']:.1f}s)",
+              flush=True)
+    return out
+
+
+def artistic(size: int, style_size: int, options: dict, figure: Path) -> dict:
+    """A held-out photo in the style of The Starry Night; figure with the
+    style, the independent choice, BP and the energy per iteration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from data.figures import save_figure
+    from data.images import load_image
+    from data.samples import path as sample_path
+    from patch_mrf import translate
+
+    photo = load_photos(("grace_hopper",), size)["grace_hopper"]
+    painting = load_image(sample_path("starry_night"), max_side=style_size)
+    result = translate(photo, [painting], **options)
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.8),
+                             gridspec_kw={"width_ratios": [1, 1.6, 1, 1, 1.2]})
+    for ax, image, title in zip(axes, (photo, painting, result.independent, result.image),
+                                ("photo (held out)", "style: The Starry Night",
+                                 "independent nearest patches", "loopy BP (MAP)")):
+        ax.imshow(np.clip(image, 0, 1))
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    energy = [result.bp.initial_energy] + result.bp.energy
+    axes[4].plot(range(len(energy)), energy, "o-", ms=3, label="labelling kept")
+    axes[4].plot(range(1, len(energy)), result.bp.decoded_energy, ".", ms=3, alpha=0.6,
+                 label="raw BP decoding")
+    axes[4].set_xlabel("iteration")
+    axes[4].set_ylabel("MRF energy")
+    axes[4].legend(fontsize=8)
+    fig.suptitle("Patch MRF (Rosales et al. 2003): output made of the painting's patches, "
+                 "synthetic image", fontsize=10)
+    fig.tight_layout()
+    path = save_figure(fig, figure.name, figure.parent)
+    plt.close(fig)
+    print("figure", path)
+    return {"photo": "grace_hopper", "size": list(photo.shape[:2]),
+            "style_size": list(painting.shape[:2]), "energy": [round(e, 4) for e in energy],
+            "energy_never_rises": monotone(result.bp.energy, result.bp.initial_energy),
+            "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+            "figure": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)}
+
+
+def comparison_figure(shown: dict, figure: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from data.figures import image_grid, save_figure
+
+    images = [shown["photo"], shown["truth"], shown["analogy"], shown["independent"],
+              shown["bp"]]
+    titles = [f"{shown['name']} (held out)", f"truth: {shown['filter']} filter",
+              "Image Analogies (paired)", "independent nearest patches",
+              "patch MRF + BP (unpaired)"]
+    fig = image_grid(images, titles, size=3.0)
+    path = save_figure(fig, figure.name, figure.parent)
+    print("figure", path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=128, help="longer side of every image in "
+                    "the known-filter study, px (default 128)")
+    ap.add_argument("--filters", nargs="+", choices=tuple(FILTERS), default=list(FILTERS),
+                    help="known filters making the style (default: all)")
+    ap.add_argument("--held-out", nargs="+", default=["grace_hopper", "astronaut"],
+                    help="photos translated and scored (default: data.photos.HELD_OUT)")
+    ap.add_argument("--renderings", nargs="+", default=["em", "identity"],
+                    choices=("em", "wct", "identity"),
+                    help="likelihoods compared: em (learned), identity (none), wct")
+    ap.add_argument("--kappa", type=float, default=2.0,
+                    help="Image Analogies' coherence weight (default 2)")
+    ap.add_argument("--timing-sizes", nargs="*", type=int, default=[128, 256],
+                    help="sizes of the timing runs, px (default 128 256)")
+    ap.add_argument("--no-artistic", action="store_true", help="skip the Starry Night example")
+    ap.add_argument("--figure", type=Path, default=ROOT / "figures" / "patch_mrf_benchmark.png",
+                    help="figure: one held-out photo by each method")
+    ap.add_argument("--artistic-figure", type=Path,
+                    default=ROOT / "figures" / "patch_mrf_starry_night.png",
+                    help="figure: the artistic example and its energy per iteration")
+    ap.add_argument("--out", type=Path, help="result JSON (default: a new dated file)")
+    args = ap.parse_args(argv)
+
+    from patch_mrf import TranslateOptions
+
+    options = {k: v for k, v in TranslateOptions().as_kwargs().items() if k != "rendering"}
+    # the package defaults, and smaller patches (more sites, finer detail)
+    settings = {"patch8": options, "patch5": dict(options, patch_size=5, overlap=2)}
+    report = {"cpu": cpu_description(), "settings": settings, "size": args.size,
+              "train_photos": list(TRAIN), "held_out": args.held_out,
+              "protocol": "style = filter(left halves of the training photos); EM photos = "
+                          "their right halves (unpaired); Image Analogies gets the aligned "
+                          "pair (left halves, filtered left halves)"}
+    start = time.perf_counter()
+    study, shown = known_filter_study(args.size, settings, args.held_out, args.filters,
+                                      args.renderings, args.kappa)
+    report["known_filter"] = study
+    report["summary"] = summary(study, [f"{s}_{r}" for s in settings for r in args.renderings])
+    comparison_figure(shown, args.figure)
+    report["timing_seconds"] = timing(args.timing_sizes, options)
+    if not args.no_artistic:
+        report["artistic"] = artistic(256, 256, dict(options, rendering="em"),
+                                      args.artistic_figure)
+    report["benchmark_seconds"] = round(time.perf_counter() - start, 1)
+    print(f"CPU: {report['cpu']['model']}  flags: {' '.join(report['cpu']['flags'])}")
+    for key, value in report["summary"].items():
+        print(f"  {key}: {value}")
+    print("written", write_result(report, "patch_mrf", args.out))
+
+
+if __name__ == "__main__":
+    main()
