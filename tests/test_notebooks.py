@@ -29,6 +29,8 @@ EXPECTED_FIGURES = {  # the last one of each list holds generated images
                 "01_final_samples"],
     "02_image_to_image": ["02_unet", "02_patchgan", "02_pairs", "02_loss_curves", "02_metrics",
                           "02_results", "02_colorization"],
+    "02b_bayesian_patch_translation": ["02b_unpaired_examples", "02b_rendering", "02b_candidates",
+                                       "02b_energy", "02b_known_filter", "02b_artistic"],
     "03_cogan": ["03_weight_sharing", "03_domains", "03_agreement_table", "03_pairs_edges",
                  "03_pairs_negatives"],
     "05_cyclegan": ["05_cycle", "05_domains", "05_loss_curves", "05_metrics", "05_translations",
