@@ -9,7 +9,7 @@ Protocol (offline, :mod:`data.photos`): a known filter makes the style. The
 training photos are cut in half; the filtered *left* halves are the style
 examples and the unfiltered *right* halves the photos EM learns the
 rendering from, so no style example is a rendering of any photo the method
-sees (unpaired). Each held-out photo (:data:`data.photos.HELD_OUT`) is
+sees (unpaired; :mod:`patch_mrf.experiment`). Each held-out photo (:data:`data.photos.HELD_OUT`) is
 translated and compared with the same filter applied to it. Image Analogies
 is given what the MRF is not: the aligned pair (left halves, their filtered
 versions). Filters:
@@ -40,89 +40,12 @@ from core.env import quiet_tensorflow  # noqa: E402
 
 tf = quiet_tensorflow()
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
 
 from benchmarks import cpu_description, write_result  # noqa: E402
-
-#: colour photos the style examples and EM photos are cut from
-TRAIN = ("chelsea", "coffee", "rocket", "motorcycle", "china", "flower")
-_SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
-
-
-def _u8_bgr(image: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)[..., ::-1])
-
-
-def _float_rgb(bgr: np.ndarray) -> np.ndarray:
-    return bgr[..., ::-1].astype(np.float32) / 255.0
-
-
-def painterly(image: np.ndarray, levels: int = 5) -> np.ndarray:
-    """Edge-preserving smoothing, a colour grade, posterisation: ``(H, W, 3)`` in [0, 1]."""
-    smooth = _float_rgb(cv2.edgePreservingFilter(_u8_bgr(image), flags=1, sigma_s=20,
-                                                 sigma_r=0.3))
-    graded = np.clip(0.6 * smooth @ _SEPIA.T + 0.4 * smooth[..., [2, 0, 1]], 0, 1)
-    return (np.round(graded * (levels - 1)) / (levels - 1)).astype(np.float32)
-
-
-def stylization(image: np.ndarray) -> np.ndarray:
-    """OpenCV's painterly ``stylization`` (sigma_s 60, sigma_r 0.45)."""
-    return _float_rgb(cv2.stylization(_u8_bgr(image), sigma_s=60, sigma_r=0.45))
-
-
-def posterise(image: np.ndarray, levels: int = 4) -> np.ndarray:
-    """Gaussian blur (sigma 1 px), then ``levels`` levels per channel."""
-    blurred = ndimage.gaussian_filter(image, (1.0, 1.0, 0))
-    return (np.round(np.clip(blurred, 0, 1) * (levels - 1)) / (levels - 1)).astype(np.float32)
-
-
-FILTERS = {"painterly": painterly, "stylization": stylization, "posterise": posterise}
-
-
-def load_photos(names, size: int) -> dict[str, np.ndarray]:
-    from data.images import load_image
-    from data.photos import photo_path
-
-    return {n: load_image(photo_path(n), max_side=size) for n in names}
-
-
-def unpaired_split(photos: dict[str, np.ndarray], filt) -> tuple[list, list, np.ndarray,
-                                                                    np.ndarray]:
-    """Style examples (filtered left halves), EM photos (right halves), and
-    Image Analogies' pair (left halves side by side, cropped to one height, and
-    their filtered version)."""
-    lefts = [p[:, :p.shape[1] // 2] for p in photos.values()]
-    rights = [p[:, p.shape[1] // 2:] for p in photos.values()]
-    h = min(x.shape[0] for x in lefts)
-    a = np.concatenate([x[:h] for x in lefts], axis=1)
-    return [filt(x) for x in lefts], rights, a, filt(a)
-
-
-def scores(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    from cyclegan.metrics import paired_scores
-
-    s = paired_scores(pred[None], target[None])
-    return {"psnr": round(s["psnr"], 3), "ssim": round(s["ssim"], 4)}
-
-
-def oracle_in_candidates(result, truth: np.ndarray) -> np.ndarray:
-    """Each site's candidate nearest the truth (what the best possible choice
-    among the K candidates gives): the candidates' quality."""
-    from patch_mrf import extract_patches, pad_to_grid
-
-    mrf = result.mrf
-    target = extract_patches(pad_to_grid(truth, mrf.patch_size, mrf.step), mrf.patch_size,
-                             mrf.step)
-    err = ((mrf.patches - target[:, :, None]) ** 2).mean(axis=(3, 4, 5))
-    return mrf.render(err.argmin(-1))
-
-
-def monotone(energy: list[float], start: float) -> bool:
-    seq = [start] + list(energy)
-    return all(b <= a for a, b in zip(seq, seq[1:]))
-
+from patch_mrf.experiment import (FILTERS, TRAIN_PHOTOS, best_of_candidates,  # noqa: E402
+                                  energy_never_rises, load_photos, painterly, scores,
+                                  unpaired_split)
 
 def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, renderings,
                        kappa: float) -> tuple[dict, dict]:
@@ -131,7 +54,7 @@ def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, 
     the first filter and photo (for the figure)."""
     from patch_mrf import image_analogy, translate
 
-    photos = load_photos(TRAIN, size)
+    photos = load_photos(TRAIN_PHOTOS, size)
     tests = load_photos(held_out, size)
     out, shown = {}, {}
     for fname in filters:
@@ -149,10 +72,10 @@ def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, 
                 row[key] = {
                     "bp": scores(result.image, truth),
                     "independent": scores(result.independent, truth),
-                    "best_candidate_of_k": scores(oracle_in_candidates(result, truth), truth),
+                    "best_candidate_of_k": scores(best_of_candidates(result.mrf, truth), truth),
                     "energy": [round(e, 4) for e in result.bp.energy],
                     "initial_energy": round(result.bp.initial_energy, 4),
-                    "energy_never_rises": monotone(result.bp.energy, result.bp.initial_energy),
+                    "energy_never_rises": energy_never_rises(result.bp.energy, result.bp.initial_energy),
                     "raw_bp_decoding_rises": int(sum(
                         b > a for a, b in zip(result.bp.decoded_energy,
                                               result.bp.decoded_energy[1:]))),
@@ -222,7 +145,7 @@ def timing(sizes, options: dict) -> dict:
 
     out = {}
     for size in sizes:
-        photos = load_photos(TRAIN, size)
+        photos = load_photos(TRAIN_PHOTOS, size)
         styles, examples, _, _ = unpaired_split(photos, painterly)
         photo = load_photos(("grace_hopper",), size)["grace_hopper"]
         result = translate(photo, styles, examples=examples, **options)
@@ -276,7 +199,7 @@ def artistic(size: int, style_size: int, options: dict, figure: Path) -> dict:
     print("figure", path)
     return {"photo": "grace_hopper", "size": list(photo.shape[:2]),
             "style_size": list(painting.shape[:2]), "energy": [round(e, 4) for e in energy],
-            "energy_never_rises": monotone(result.bp.energy, result.bp.initial_energy),
+            "energy_never_rises": energy_never_rises(result.bp.energy, result.bp.initial_energy),
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
             "figure": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)}
 
@@ -328,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     # the package defaults, and smaller patches (more sites, finer detail)
     settings = {"patch8": options, "patch5": dict(options, patch_size=5, overlap=2)}
     report = {"cpu": cpu_description(), "settings": settings, "size": args.size,
-              "train_photos": list(TRAIN), "held_out": args.held_out,
+              "train_photos": list(TRAIN_PHOTOS), "held_out": args.held_out,
               "protocol": "style = filter(left halves of the training photos); EM photos = "
                           "their right halves (unpaired); Image Analogies gets the aligned "
                           "pair (left halves, filtered left halves)"}

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .patches import assemble_patches, extract_patches, pad_to_grid
+
 __all__ = ["RENDERINGS", "PCA", "Rendering", "fit_pca", "fit_rendering"]
 
 #: the renderings :func:`fit_rendering` estimates
@@ -95,6 +97,19 @@ class Rendering:
     def render(self, style_patches: np.ndarray) -> np.ndarray:
         """``(n, d_x)`` style patches -> ``(n, d_y)`` their renderings (source patch space)."""
         return self.source.patches(self.render_coords(style_patches))
+
+    def render_image(self, image: np.ndarray, patch_size: int, step: int) -> np.ndarray:
+        """How the rendering shows a style image ``(H, W, C)`` as a photo: each
+        patch of the grid (side ``patch_size``, the one the rendering was
+        fitted on, at ``step``) rendered, overlaps averaged; ``(H, W, C_y)``
+        float32 clipped to [0, 1]."""
+        h, w = image.shape[:2]
+        grid = extract_patches(pad_to_grid(np.asarray(image, np.float32), patch_size, step),
+                               patch_size, step)
+        rows, cols = grid.shape[:2]
+        rendered = self.render(grid.reshape(rows * cols, -1))
+        rendered = rendered.reshape(rows, cols, patch_size, patch_size, -1)
+        return np.clip(assemble_patches(rendered, step)[:h, :w], 0.0, 1.0).astype(np.float32)
 
 
 def nearest(queries: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

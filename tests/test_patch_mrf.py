@@ -211,6 +211,10 @@ def test_em_recovers_a_known_colour_rendering_from_unpaired_images():
         if kind == "em":
             assert all(b <= a for a, b in zip(rendering.objective, rendering.objective[1:]))
             assert len(rendering.objective) > 2
+            # the whole held-out style image seen as a photo: patches rendered, overlaps averaged
+            photo = rendering.render_image(style(held_out), p, 2)
+            assert photo.shape == held_out.shape
+            assert np.mean((photo - held_out) ** 2) / variance < 0.1
     assert colour_errors["em"] < 0.05 < 0.15 < min(colour_errors["wct"], colour_errors["identity"])
     assert errors["em"] < 0.1 < errors["wct"] and errors["identity"] > 0.3
 
