@@ -19,6 +19,12 @@ versions). Filters:
 - ``stylization``: OpenCV's ``cv2.stylization`` (its defaults);
 - ``posterise``: Gaussian blur (1 px) then 4 levels per channel.
 
+Each MRF's choices are also assembled softly
+(:meth:`patch_mrf.PatchMRF.render_weighted`): each site's candidates weighted
+by BP's min-marginals (beliefs), or by the likelihood alone (the independent
+choice's), at one temperature chosen on the training photos; and their plain
+mean. This separates what BP's inference adds from what averaging adds.
+
 Every method is scored with :func:`cyclegan.metrics.paired_scores` (PSNR in
 dB and SSIM, ``tf.image``). Writes ``benchmarks/results/patch_mrf-DATE.json``
 (never overwriting one) and the figures ``figures/patch_mrf_benchmark.png``
@@ -43,15 +49,16 @@ tf = quiet_tensorflow()
 import numpy as np  # noqa: E402
 
 from benchmarks import cpu_description, write_result  # noqa: E402
-from patch_mrf.experiment import (FILTERS, TRAIN_PHOTOS, best_of_candidates,  # noqa: E402
-                                  energy_never_rises, load_photos, painterly, scores,
-                                  unpaired_split)
+from patch_mrf.experiment import (FILTERS, TRAIN_PHOTOS, WEIGHTED_TEMPERATURE,  # noqa: E402
+                                  best_of_candidates, energy_never_rises, load_photos,
+                                  painterly, scores, unpaired_split)
 
 def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, renderings,
-                       kappa: float) -> tuple[dict, dict]:
+                       kappa: float, temperature: float) -> tuple[dict, dict]:
     """Scores per filter, held-out photo and method (each MRF run under each
-    of ``settings`` (name -> options) and each rendering); and the images of
-    the first filter and photo (for the figure)."""
+    of ``settings`` (name -> options) and each rendering; the choices also
+    assembled softly at ``temperature``, :meth:`patch_mrf.PatchMRF.render_weighted`);
+    and the images of the first filter and photo (for the figure)."""
     from patch_mrf import image_analogy, translate
 
     photos = load_photos(TRAIN_PHOTOS, size)
@@ -83,6 +90,14 @@ def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, 
                     "seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
                 row[key]["bp_minus_independent_db"] = round(
                     row[key]["bp"]["psnr"] - row[key]["independent"]["psnr"], 3)
+                # one assembly for both: candidates weighted by BP's min-marginals or by the
+                # likelihood alone; and their plain mean (does averaging, not BP, win PSNR?)
+                mrf = result.mrf
+                row[key]["weighted"] = {
+                    "temperature": temperature,
+                    "bp": scores(mrf.render_weighted(result.bp.beliefs, temperature), truth),
+                    "independent": scores(mrf.render_weighted(mrf.unary, temperature), truth),
+                    "mean_of_k": scores(mrf.render_weighted(mrf.unary, np.inf), truth)}
                 print(f"{fname:11s} {name:12s} {key:16s} BP {row[key]['bp']['psnr']:6.2f} dB"
                       f" / {row[key]['bp']['ssim']:.3f}  independent "
                       f"{row[key]['independent']['psnr']:6.2f} / "
@@ -90,7 +105,10 @@ def known_filter_study(size: int, settings: dict[str, dict], held_out, filters, 
                       f"{row[key]['best_candidate_of_k']['psnr']:6.2f}  energy "
                       f"{result.bp.initial_energy:.3f}->{result.bp.energy[-1]:.3f} "
                       f"monotone {row[key]['energy_never_rises']}  "
-                      f"{result.seconds['total']:.1f}s", flush=True)
+                      f"{result.seconds['total']:.1f}s; weighted: BP "
+                      f"{row[key]['weighted']['bp']['psnr']:6.2f}  independent "
+                      f"{row[key]['weighted']['independent']['psnr']:6.2f}  mean of K "
+                      f"{row[key]['weighted']['mean_of_k']['psnr']:6.2f}", flush=True)
                 if not shown:
                     shown = {"photo": photo, "truth": truth, "bp": result.image,
                              "independent": result.independent, "result": result,
@@ -132,6 +150,14 @@ def summary(study: dict, runs) -> dict:
         out[f"{key}_bp_gain_cases_over_0.5_db"] = sum(
             r[key]["bp_minus_independent_db"] >= 0.5 for r in rows)
         out[f"{key}_energy_never_rises"] = all(r[key]["energy_never_rises"] for r in rows)
+        for name, method in (("bp_weighted", "bp"), ("independent_weighted", "independent"),
+                             ("mean_of_k", "mean_of_k")):
+            for metric in ("psnr", "ssim"):
+                out[f"{key}_{name}_{metric}"] = mean(
+                    [r[key]["weighted"][method][metric] for r in rows])
+        out[f"{key}_bp_minus_independent_weighted_db"] = mean(
+            [r[key]["weighted"]["bp"]["psnr"] - r[key]["weighted"]["independent"]["psnr"]
+             for r in rows])
     for method in ("image_analogies", "image_analogies_best_match", "identity_photo"):
         for metric in ("psnr", "ssim"):
             out[f"{method}_{metric}"] = mean([r[method][metric] for r in rows])
@@ -234,6 +260,10 @@ def main(argv: list[str] | None = None) -> None:
                     help="likelihoods compared: em (learned), identity (none), wct")
     ap.add_argument("--kappa", type=float, default=2.0,
                     help="Image Analogies' coherence weight (default 2)")
+    ap.add_argument("--temperature", type=float, default=WEIGHTED_TEMPERATURE,
+                    help="temperature of the weighted assembly, in unary-cost units (default "
+                    f"{WEIGHTED_TEMPERATURE}: patch_mrf.experiment.WEIGHTED_TEMPERATURE, chosen "
+                    "on the training photos)")
     ap.add_argument("--timing-sizes", nargs="*", type=int, default=[128, 256],
                     help="sizes of the timing runs, px (default 128 256)")
     ap.add_argument("--no-artistic", action="store_true", help="skip the Starry Night example")
@@ -257,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
                           "pair (left halves, filtered left halves)"}
     start = time.perf_counter()
     study, shown = known_filter_study(args.size, settings, args.held_out, args.filters,
-                                      args.renderings, args.kappa)
+                                      args.renderings, args.kappa, args.temperature)
     report["known_filter"] = study
     report["summary"] = summary(study, [f"{s}_{r}" for s in settings for r in args.renderings])
     comparison_figure(shown, args.figure)

@@ -20,6 +20,9 @@ exists (:func:`image_analogy`).
 >>> result = translate(photo, [painting], patch_size=8, candidates=15)
 >>> result.image, result.independent, result.bp.energy
 
+The known-filter experiment of the benchmark and notebook 02b (filters with a
+ground truth, the unpaired split, PSNR/SSIM): :mod:`patch_mrf.experiment`.
+
 Command line: ``python -m patch_mrf SOURCE STYLE [STYLE...] -o OUT.png``.
 NumPy and SciPy only (TensorFlow is imported by the command line's image
 loader, not here).

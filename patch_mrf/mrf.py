@@ -124,6 +124,21 @@ class PatchMRF:
         h, w = self.source.shape[:2]
         return np.clip(assemble_patches(self.chosen(labels), self.step)[:h, :w], 0.0, 1.0)
 
+    def render_weighted(self, costs: np.ndarray, temperature: float) -> np.ndarray:
+        """The output image of soft choices: each site's patch the mean of its
+        candidates weighted by ``exp(-(cost - min cost) / temperature)``, then
+        overlaps averaged; float32 ``(H, W, 3)``. ``costs``: ``(rows, cols, K)``,
+        the unary costs (the likelihood alone) or BP's beliefs (min-marginals).
+        ``temperature`` in cost units (> 0; ``inf``: the plain mean of the K)."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        shifted = np.asarray(costs, np.float64) - np.min(costs, axis=-1, keepdims=True)
+        weight = np.exp(-shifted / temperature)
+        weight /= weight.sum(axis=-1, keepdims=True)
+        patches = np.einsum("rck,rck...->rc...", weight, self.patches).astype(np.float32)
+        h, w = self.source.shape[:2]
+        return np.clip(assemble_patches(patches, self.step)[:h, :w], 0.0, 1.0)
+
 
 def _options(options: dict[str, Any]) -> TranslateOptions:
     try:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from data import read_provenance
 from patch_mrf import (
+    PatchMRF,
     assemble_patches,
     dense_patches,
     extract_patches,
@@ -217,6 +218,27 @@ def test_em_recovers_a_known_colour_rendering_from_unpaired_images():
             assert np.mean((photo - held_out) ** 2) / variance < 0.1
     assert colour_errors["em"] < 0.05 < 0.15 < min(colour_errors["wct"], colour_errors["identity"])
     assert errors["em"] < 0.1 < errors["wct"] and errors["identity"] > 0.3
+
+
+def test_weighted_rendering_is_the_softmax_mean_of_the_candidates(rng):
+    """Every site has the same costs and candidate ``k`` is the flat colour
+    ``v_k`` everywhere, so every output pixel is ``sum_k softmax(-c / T)_k v_k``
+    whatever the overlaps; T -> 0 gives the cheapest colour, T = inf the mean."""
+    rows, cols, k, p, step = 3, 4, 5, 4, 3
+    colours = rng.uniform(0.1, 0.9, (k, 3))
+    costs = np.broadcast_to(rng.uniform(0, 0.05, k), (rows, cols, k))
+    patches = np.broadcast_to(colours[:, None, None], (rows, cols, k, p, p, 3))
+    source = np.zeros((p + (rows - 1) * step, p + (cols - 1) * step, 3), np.float32)
+    mrf = PatchMRF(source, p, step, library=None, candidates=None, patches=patches,
+                   unary=costs, pair_h=None, pair_v=None, rendering=None)
+    for temperature, expected in [
+            (0.02, np.exp(-costs[0, 0] / 0.02) @ colours / np.exp(-costs[0, 0] / 0.02).sum()),
+            (1e-9, colours[np.argmin(costs[0, 0])]), (np.inf, colours.mean(0))]:
+        image = mrf.render_weighted(costs, temperature)
+        assert image.shape == source.shape
+        np.testing.assert_allclose(image, np.broadcast_to(expected, source.shape), atol=1e-6)
+    with pytest.raises(ValueError, match="temperature"):
+        mrf.render_weighted(costs, 0.0)
 
 
 # --- Image Analogies --------------------------------------------------------------------------
