@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -34,9 +35,11 @@ PRESETS = {
 
 
 def find_notebooks(only: Sequence[str] = ()) -> list[Path]:
-    """Numbered notebooks (``NN_name.ipynb``), optionally only those whose
-    number or name contains one of ``only``."""
-    books = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """Numbered notebooks (``NN_name.ipynb``, or ``NNx_name.ipynb`` for one
+    placed between two, e.g. ``02b``), optionally only those whose number or
+    name contains one of ``only``."""
+    books = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]*_*.ipynb")
+                   if re.fullmatch(r"\d\d[a-z]?_\w+", p.stem))
     if only:
         books = [p for p in books if any(o in p.stem for o in only)]
     return books
@@ -167,7 +170,8 @@ def _one(book: Path, args: argparse.Namespace, figures: Path, executed_dir: Path
               f"{_failure_line(exc)}\n  the traceback is in {executed_dir / book.name}",
               file=sys.stderr, flush=True)
         return
-    mine = sorted(p for p in figures.glob(f"{book.stem[:2]}_*.png")
+    number = book.stem.split("_")[0]  # 02 or 02b: each notebook's figures start with it
+    mine = sorted(p for p in figures.glob(f"{number}_*.png")
                   if p.stat().st_mtime >= start - 1)
     written += mine
     print(f"[{book.name}] done in {time.perf_counter() - wall:.0f}s: {len(mine)} figures; "
