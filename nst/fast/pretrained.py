@@ -39,19 +39,19 @@ PRETRAINED: dict[str, Pretrained] = {
     "starry_night": Pretrained(
         files={
             "fingerprint.pb":
-                "a6718a55ae920ac7c299e174826cffa38ac7ac1b927c555f46aafc27360df90f",
+                "e59debe6f0d6fabc387d4c97e6330a2215f4d33958dde1d5a4bc3b8b6d9f1b0c",
             "nst_fast.json":
-                "ab486fc79cebad15676a649fe21d2b7d35cd6e0f8bee80a8e825c2557210992f",
+                "7dd648d3456f7ed881c3a7fe74d376d25cb503c31959d09034548e9c9a3c33c9",
             "saved_model.pb":
                 "87ecfd518efa8a8ed199e771cc94d299782c600dc35d6b25423003acc5007eb4",
             "variables/variables.data-00000-of-00001":
-                "be19a5936adb63f9e694cee504db6eafa03fa10d7f273b960aae5881e5a3a6bc",
+                "6deecef3d6891ec4c43de6b3cbcff31b70293a2bc8400626f4f2fd2b607c1baf",
             "variables/variables.index":
-                "657d530d792aa2fd82908a8cc105b190d4c66c65161885450506b6c904933f51",
+                "de171c95c0d9e5ed69a41d9125c0219770c7522d0b9b1f6b0a45160effa056b5",
         },
         commands=(
             "python -m nst.fast train --run runs/fast-starry --style starry_night --width 0.75 "
-            "--batch-size 1 --learning-rate 1e-3 --steps 6000 --decay-fraction 0.2 "
+            "--batch-size 1 --learning-rate 1e-3 --steps 4000 --decay-fraction 0.2 "
             "--precision bf16 --sample-every 500 --checkpoint-every 250",
             "python -m nst.fast export --run runs/fast-starry -o nst/fast/models/starry_night",
         ),
