@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,101 +41,18 @@ from core.env import quiet_tensorflow  # noqa: E402
 
 tf = quiet_tensorflow()
 
-import numpy as np  # noqa: E402
-
 from benchmarks import cpu_description, write_result  # noqa: E402
-
-VARIANTS = {"spectral": {"detector": "spectral"},
-            "cnn": {"detector": "cnn", "augment": True},
-            "cnn_noaug": {"detector": "cnn", "augment": False}}
-
-
-def train_variant(data: Path, runs: Path, variant: str, generator: str, args) -> tuple:
-    """(detector, report, seconds) of ``variant`` trained on ``generator`` alone."""
-    from detect.config import TrainConfig
-    from detect.train import train
-
-    config = TrainConfig(run_dir=str(runs / f"{variant}_{generator}"), data=str(data),
-                         generators=generator, steps=args.steps, batch_size=args.batch_size,
-                         seed=args.seed, checkpoint_every=args.steps, sample_every=args.steps,
-                         **VARIANTS[variant])
-    t0 = time.perf_counter()
-    result = train(config, show_progress=not args.quiet)
-    return result.detector, result.report, time.perf_counter() - t0
-
-
-def spectra_figure(tests: dict, bins: int, folder: Path) -> Path:
-    """Mean azimuthal spectrum of real and fake test images, one panel per generator."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from data.figures import save_figure
-    from detect.spectral import MAX_RADIUS, spectra
-
-    names = list(tests)
-    cols = min(4, len(names))
-    rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
-    freq = (np.arange(bins) + 0.5) * MAX_RADIUS / bins
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, name in zip(axes.ravel(), names):
-        ax.axis("on")
-        split = tests[name]
-        feats = spectra(split.images, bins)
-        for label, colour, text in ((0, "tab:blue", "real"), (1, "tab:red", "fake")):
-            rows_ = feats[split.labels == label]
-            mean, std = rows_.mean(0), rows_.std(0)
-            ax.plot(freq, mean, color=colour, label=text)
-            ax.fill_between(freq, mean - std, mean + std, color=colour, alpha=0.15)
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("radial frequency (cycles/px)")
-        ax.grid(alpha=0.3)
-    axes.ravel()[0].set_ylabel("log |F|, min-max per image")
-    axes.ravel()[0].legend(fontsize=8)
-    fig.suptitle("Azimuthally averaged spectra of test images (mean +- std)")
-    fig.tight_layout()
-    path = save_figure(fig, "detect_spectra", folder, synthetic=False)
-    plt.close(fig)
-    return path
-
-
-def matrix_figure(matrices: dict, names: list, folder: Path) -> Path:
-    """One heatmap of AP per variant: rows trained on, columns tested on."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from data.figures import save_figure
-
-    n = len(names)
-    fig, axes = plt.subplots(1, len(matrices), figsize=(1.0 + 0.75 * n * len(matrices) + 1.5,
-                                                        1.0 + 0.7 * n), squeeze=False)
-    for ax, (variant, matrix) in zip(axes.ravel(), matrices.items()):
-        grid = np.array([[matrix[r][c] for c in names] for r in names])
-        ax.imshow(grid, vmin=0.5, vmax=1.0, cmap="viridis")
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if grid[i, j] < 0.8 else "black")
-        ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(n), names, fontsize=8)
-        ax.set_title(f"{variant}: AP", fontsize=10)
-        ax.set_xlabel("tested on")
-    axes.ravel()[0].set_ylabel("trained on")
-    fig.tight_layout()
-    path = save_figure(fig, "detect_matrix", folder, synthetic=False)
-    plt.close(fig)
-    return path
 
 
 def main(argv: list[str] | None = None) -> None:
-    from detect.data import downscale, generators_in, jpeg, load_split
-    from detect.metrics import average_precision
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from data.figures import save_figure
+    from detect.data import generators_in, load_split
+    from detect.figures import matrix_figure, spectra_figure
     from detect.spectral import DEFAULT_BINS
+    from detect.study import VARIANTS, perturb, robustness, train_variant
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, type=Path,
@@ -161,25 +77,28 @@ def main(argv: list[str] | None = None) -> None:
 
     names = generators_in(args.data)
     tests = load_split(args.data, "test")
-    perturbed = {name: {"jpeg75": jpeg(split.images, 75), "down2": downscale(split.images, 2)}
-                 for name, split in tests.items()}
+    perturbed = {name: perturb(split.images) for name, split in tests.items()}
     results, matrices, seconds = {}, {}, {}
     for variant in variants:
         matrices[variant], seconds[variant] = {}, {}
         for name in names:
-            detector, report, secs = train_variant(args.data, args.runs, variant, name, args)
+            result = train_variant(args.data, args.runs, variant, name, steps=args.steps,
+                                   batch_size=args.batch_size, seed=args.seed,
+                                   show_progress=not args.quiet)
+            detector, report, secs = result.detector, result.report, result.seconds
             seconds[variant][name] = round(secs, 1)
             matrices[variant][name] = {c: report["test"][c]["ap"] for c in names}
             own = report["test"][name]
-            robust = {kind: average_precision(tests[name].labels, detector.logits(images))
-                      for kind, images in perturbed[name].items()}
+            robust = robustness(detector, tests[name], perturbed[name])
             results.setdefault(name, {})[variant] = dict(own, **robust, step=detector.step)
             print(f"{variant:9s} {name:12s} AP {own['ap']:.3f} acc {own['acc']:.3f} "
                   f"(real {own['real_acc']:.2f} fake {own['fake_acc']:.2f}) | JPEG75 AP "
                   f"{robust['jpeg75']:.3f} | down2 AP {robust['down2']:.3f} | {secs:.0f}s")
 
-    figures = [str(spectra_figure(tests, DEFAULT_BINS, args.figures)),
-               str(matrix_figure(matrices, names, args.figures))]
+    figures = [str(save_figure(spectra_figure(tests, DEFAULT_BINS), "detect_spectra", args.figures,
+                               synthetic=False)),
+               str(save_figure(matrix_figure(matrices, names), "detect_matrix", args.figures,
+                               synthetic=False))]
     report = {
         "benchmark": "detect", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": cpu_description(), "data": str(args.data),
