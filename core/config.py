@@ -28,7 +28,7 @@ __all__ = ["GAN_LOSSES", "STRATEGIES", "ConfigError", "RunOptions", "describe_ch
 #: GAN objectives (see :mod:`core.gan_losses`)
 GAN_LOSSES = ("bce", "lsgan")
 #: ``tf.distribute`` strategies :func:`core.loop.get_strategy` builds
-STRATEGIES = ("default", "mirrored", "tpu")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
 def option(default: Any, help: str, *, choices: Iterable[Any] | None = None,
@@ -43,7 +43,8 @@ def option(default: Any, help: str, *, choices: Iterable[Any] | None = None,
 _LOOP_OPTIONS = {
     "run_dir": (None, "run folder (checkpoints, options.json, logs, samples)", None, None),
     "strategy": ("default", "tf.distribute strategy: default (one device), mirrored (all local "
-                 "GPUs, or logical CPUs) or tpu", STRATEGIES, None),
+                 "GPUs, or logical CPUs), multiworker (the machines in $TF_CONFIG, each running "
+                 "this command; the run folder on shared storage) or tpu", STRATEGIES, None),
     "log_every": (50, "TensorBoard scalars every this many steps", None, "steps"),
     "sample_every": (500, "sample grid (samples/*.png) every this many steps", None, "steps"),
     "checkpoint_every": (500, "checkpoint every this many steps (also at the end and on "
