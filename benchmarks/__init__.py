@@ -50,3 +50,15 @@ def cpu_description() -> dict:
         pass
     flags = cpu_flags()
     return {"model": model, "flags": [f for f in FLAGS_OF_INTEREST if f in flags]}
+
+
+def training_seconds(run_dir: str | Path) -> float:
+    """Wall seconds of a training run's steps, summed over its sessions (the
+    ``seconds`` of its ``history.json`` rows restart at each resume)."""
+    rows = json.loads((Path(run_dir) / "history.json").read_text())
+    total, last = 0.0, 0.0
+    for row in rows:
+        if row["seconds"] < last:  # a new session
+            total += last
+        last = row["seconds"]
+    return total + last

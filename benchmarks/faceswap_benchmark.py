@@ -30,24 +30,13 @@ tf = quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from benchmarks import cpu_description, write_result  # noqa: E402
+from benchmarks import cpu_description, training_seconds, write_result  # noqa: E402
 from faceswap.evaluate import (DIRECTIONS, classical_method, evaluate_swaps,  # noqa: E402
                                face_thumbnail, model_method, no_swap)
 from faceswap.extract import load_faces  # noqa: E402
 from faceswap.train import load_swapper  # noqa: E402
 
 COLUMNS = ("target", "classical", "autoencoder", "cyclegan")
-
-
-def training_seconds(history: list[dict]) -> float:
-    """Wall seconds of a run over all its sessions (``seconds`` restarts at
-    each resume)."""
-    total, last = 0.0, 0.0
-    for row in history:
-        if row["seconds"] < last:
-            total += last
-        last = row["seconds"]
-    return total + last
 
 
 def conversion_fps(run: str, source: str, frames: int) -> dict:
@@ -119,9 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"cpu": cpu_description(), "tensorflow": tf.__version__,
               "faces": {k: str(v.folder) for k, v in faces.items()}, **scores, "runs": {}}
     for name, swapper in runs.items():
-        history = json.loads((Path(swapper.config.run_dir) / "history.json").read_text())
         report["runs"][name] = {"run": swapper.config.run_dir, "step": int(swapper.step),
-                                "training_seconds": training_seconds(history),
+                                "training_seconds": training_seconds(swapper.config.run_dir),
                                 "options": json.loads((Path(swapper.config.run_dir) /
                                                        "options.json").read_text())}
     report["conversion"] = conversion_fps(args.run, faces["A"].source, args.fps_frames)

@@ -41,19 +41,7 @@ tf = quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from benchmarks import cpu_description, write_result  # noqa: E402
-
-
-def training_seconds(run_dir: str | Path) -> float:
-    """Wall seconds of a run's steps summed over its sessions (each session's
-    history restarts its clock)."""
-    rows = json.loads((Path(run_dir) / "history.json").read_text())
-    total, last = 0.0, 0.0
-    for row in rows:
-        if row["seconds"] < last:
-            total += last
-        last = row["seconds"]
-    return total + last
+from benchmarks import cpu_description, training_seconds, write_result  # noqa: E402
 
 
 def seconds_to_reach(history: list[dict], style: float) -> tuple[float, int, bool]:

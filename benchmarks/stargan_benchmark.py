@@ -33,24 +33,12 @@ tf = quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from benchmarks import cpu_description, write_result  # noqa: E402
+from benchmarks import cpu_description, training_seconds, write_result  # noqa: E402
 
 def models_needed(domains: int) -> dict[str, int]:
     """Networks each method trains to translate between every pair of ``domains``."""
     pairs = domains * (domains - 1) // 2
     return {"stargan_generators": 1, "cyclegan_models": pairs, "cyclegan_generators": 2 * pairs}
-
-
-def training_seconds(run_dir: str | Path) -> float:
-    """Wall seconds of a run's steps, summed over its sessions (history rows
-    restart their clock at each session)."""
-    rows = json.loads((Path(run_dir) / "history.json").read_text())
-    total, last = 0.0, 0.0
-    for row in rows:
-        if row["seconds"] < last:  # a new session
-            total += last
-        last = row["seconds"]
-    return total + last
 
 
 def pair_scores(translate_pair, judge, n: int) -> dict:
