@@ -13,7 +13,7 @@ Importing this module does not import TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from data.cache import ChecksumError, sha256_file
@@ -31,7 +31,6 @@ class Pretrained:
     files: dict[str, str]
     commands: tuple[str, ...]
     summary: str
-    extra: dict = field(default_factory=dict)
 
 
 #: name -> shipped model (measured in benchmarks/results/fast-style-*.json)
