@@ -1,7 +1,8 @@
 """A per-style feed-forward network (``nst.fast``) against the Gatys
 optimisation it learns to replace, on the held-out content photos.
 
-    python -m nst.fast train --run runs/fast-starry --style starry_night
+    python -m nst.fast train --run runs/fast-starry ...   # the shipped model's command:
+                                                        # nst/fast/pretrained.py
     python benchmarks/fast_style_benchmark.py --run runs/fast-starry
 
 For each held-out photo (:data:`data.photos.HELD_OUT`, never seen in
