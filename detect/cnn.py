@@ -74,27 +74,37 @@ def jpeg_compress(images: tf.Tensor, qualities: tf.Tensor) -> tf.Tensor:
 
 
 def augment(images: tf.Tensor, key: tf.Tensor, *, blur_prob: float = 0.5,
-            blur_sigma: float = 3.0, jpeg_prob: float = 0.5, jpeg_quality: int = 30
-            ) -> tf.Tensor:
+            blur_sigma: float = 3.0, jpeg_prob: float = 0.5, jpeg_quality: int = 30,
+            rows: tf.Tensor | None = None, total: int | None = None) -> tf.Tensor:
     """Wang et al.'s augmentation, stateless from ``key`` (int64 ``(2,)``):
     with probability ``blur_prob`` a Gaussian blur of sigma ~ U[0,
     ``blur_sigma``], then with probability ``jpeg_prob`` JPEG at a quality
     ~ U{``jpeg_quality``, ..., 100}; each image draws its own. Plus a random
-    left-right mirror. ``(B, H, W, 3)`` in [0, 1] -> same."""
+    left-right mirror. ``(B, H, W, 3)`` in [0, 1] -> same.
+
+    ``rows`` (int32 ``(B,)``) and ``total``: the images are these rows of a
+    batch of ``total`` and take that batch's draws for them (a replica's
+    share of a global batch is augmented as the whole batch would be)."""
     x = tf.convert_to_tensor(images, tf.float32)
     b = tf.shape(x)[0]
-    x = tf.where(tf.random.stateless_uniform([b, 1, 1, 1], key) < 0.5, x[:, :, ::-1], x)
+
+    def draw(k, *args, **kwargs) -> tf.Tensor:  # one value per image
+        if rows is None:
+            return tf.random.stateless_uniform([b], k, *args, **kwargs)
+        return tf.gather(tf.random.stateless_uniform([total], k, *args, **kwargs), rows)
+
+    def chosen(k, prob):  # (B, 1, 1, 1): whether each image is transformed
+        return tf.reshape(draw(k) < prob, [-1, 1, 1, 1])
+
+    x = tf.where(chosen(key, 0.5), x[:, :, ::-1], x)
     if blur_prob > 0 and blur_sigma > 0:
         radius = max(1, min(math.ceil(3 * blur_sigma), int(x.shape[1] or 4) - 1,
                             int(x.shape[2] or 4) - 1))
-        sigmas = tf.random.stateless_uniform([b], key + 1, 0.0, blur_sigma)
-        blurred = gaussian_blur(x, sigmas, radius)
-        x = tf.where(tf.random.stateless_uniform([b, 1, 1, 1], key + 2) < blur_prob, blurred, x)
+        blurred = gaussian_blur(x, draw(key + 1, 0.0, blur_sigma), radius)
+        x = tf.where(chosen(key + 2, blur_prob), blurred, x)
     if jpeg_prob > 0:
-        qualities = tf.random.stateless_uniform([b], key + 3, jpeg_quality, 101, tf.int32)
-        compressed = jpeg_compress(x, qualities)
-        x = tf.where(tf.random.stateless_uniform([b, 1, 1, 1], key + 4) < jpeg_prob,
-                     compressed, x)
+        compressed = jpeg_compress(x, draw(key + 3, jpeg_quality, 101, tf.int32))
+        x = tf.where(chosen(key + 4, jpeg_prob), compressed, x)
     return tf.clip_by_value(x, 0.0, 1.0)
 
 

@@ -19,7 +19,8 @@ class TrainConfig(RunOptions):
     ``spectral``: Durall et al. 2020's azimuthal spectrum and an L2
     logistic regression (fits in seconds; uses ``bins`` and ``l2``).
     ``cnn``: a small CNN with Wang et al. 2020's blur and JPEG augmentation
-    (their values: probabilities 0.5, sigma ~ U[0, 3], quality ~ U{30..100}).
+    (their values: probabilities 0.5, sigma ~ U[0, 3], quality ~ U{30..100});
+    only ``cnn`` takes a ``strategy`` other than ``default``.
     """
 
     run_dir: str = loop_option("run_dir", "runs/detect")
@@ -46,6 +47,7 @@ class TrainConfig(RunOptions):
                               unit="probability")
     jpeg_quality: int = option(30, "cnn: JPEG quality ~ U{this, ..., 100}", unit="quality")
     seed: int = option(0, "seed of the initial weights, the batches and the augmentation")
+    strategy: str = loop_option("strategy")
     log_every: int = loop_option("log_every")
     sample_every: int = loop_option("sample_every")
     checkpoint_every: int = loop_option("checkpoint_every")

@@ -11,6 +11,7 @@ trained on marked ``in_distribution``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,8 +29,11 @@ from .config import TrainConfig, config_from_run
 from .data import Split, load_split
 from .metrics import detection_scores
 
-__all__ = ["EVIDENCE_NOTE", "MAX_SCORE_SIDE", "Detector", "TrainResult", "evaluate", "load_run",
-           "score_files", "train"]
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["EVIDENCE_NOTE", "MAX_SCORE_SIDE", "Detector", "TrainResult", "cnn_batch", "evaluate",
+           "load_run", "score_files", "train"]
 
 #: why a score is only evidence (printed by ``python -m detect score``)
 EVIDENCE_NOTE = ("These probabilities are evidence, not proof: the detector only knows the "
@@ -126,6 +130,8 @@ def _train_spectral(config: TrainConfig, splits: dict[str, Split], options: dict
             old = json.loads(saved.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{saved}: unreadable options file ({exc})") from None
+        old = {**{k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k in options},
+               **old}  # options added to the code since count as their defaults
         changed = {k: (old.get(k), options.get(k)) for k in sorted(set(old) | set(options))
                    if k not in _RESUMABLE and old.get(k) != options.get(k)}
         if changed:
@@ -138,58 +144,90 @@ def _train_spectral(config: TrainConfig, splits: dict[str, Split], options: dict
     return Detector("spectral", detector.decision, options)
 
 
-def _train_cnn(config: TrainConfig, splits: dict[str, Split], options: dict, *,
+def cnn_batch(pools: Sequence[Any], step: Any, *, seed: int, batch_size: int,
+              replica: Any = 0, replicas: int = 1, **augmentation: Any) -> tuple[Any, Any]:
+    """Replica ``replica``'s share of the CNN's batch of ``step`` (int64
+    tensor): ``x`` ``(batch_size / replicas, S, S, 3)`` float32 in [0, 1],
+    ``y`` (0 real, 1 fake).
+
+    The global batch, drawn from ``(seed, step)``: ``batch_size / 2`` crops
+    of ``pools[0]`` (uint8 ``(N, S, S, 3)``, real) then as many of
+    ``pools[1]`` (fake), augmented by :func:`detect.cnn.augment`
+    (``augmentation``: its probabilities). Replica ``r`` of ``R`` takes reals
+    and fakes ``r B/2R .. (r+1) B/2R - 1`` with their augmentation draws, so
+    the ``R`` shares together are exactly the global batch."""
+    import tensorflow as tf
+
+    from .cnn import augment
+
+    half = batch_size // 2
+    per = half // replicas
+    key = tf.stack([tf.constant(seed, tf.int64), step])
+    take = tf.cast(replica, tf.int32) * per + tf.range(per)  # rows of each half
+    parts = [tf.gather(pool, tf.gather(tf.random.stateless_uniform(
+        [half], key + 10 * k, 0, tf.shape(pool)[0], tf.int32), take))
+        for k, pool in enumerate(pools)]
+    x = tf.cast(tf.concat(parts, 0), tf.float32) / 255.0
+    y = tf.concat([tf.zeros([per]), tf.ones([per])], 0)
+    return augment(x, key + 100, rows=tf.concat([take, half + take], 0), total=2 * half,
+                   **augmentation), y
+
+
+def _train_cnn(config: TrainConfig, splits: dict[str, Split], options: dict,
+               strategy: tf.distribute.Strategy, *,
                show_progress: bool, stop_after: int | None) -> tuple[Detector, Any, int, float]:
     import tensorflow as tf
 
     from core.loop import Run, run_steps, set_seed, tile_images
     from core.train import build_adam, distributed_step
 
-    from .cnn import augment, build_cnn, cnn_logits
+    from .cnn import build_cnn, cnn_logits
 
     crop = options["crop_used"]
     images, labels = _pooled(splits)
     pools = [tf.constant(_centre_crops([im for im, y in zip(images, labels) if y == k], crop))
              for k in (0, 1)]
     set_seed(config.seed)
-    net = build_cnn(config.width)
-    opt = build_adam(net.trainable_variables, learning_rate=config.learning_rate, beta_1=0.9)
+    with strategy.scope():
+        net = build_cnn(config.width)
+        opt = build_adam(net.trainable_variables, learning_rate=config.learning_rate,
+                         beta_1=0.9)
     run = Run(config.run_dir, options, trackables={"model": net, "opt": opt},
-              resumable=_RESUMABLE)
+              resumable=_RESUMABLE, defaults=dataclasses.asdict(TrainConfig()),
+              strategy=strategy)
     start = run.restore()
-    half = config.batch_size // 2
     probs = dict(blur_prob=config.blur_prob, blur_sigma=config.blur_sigma,
                  jpeg_prob=config.jpeg_prob, jpeg_quality=config.jpeg_quality)
     if not config.augment:
         probs.update(blur_prob=0.0, jpeg_prob=0.0)
+    batch = functools.partial(cnn_batch, pools, seed=config.seed, batch_size=config.batch_size,
+                              **probs)
 
-    def batch_at(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        key = tf.stack([tf.constant(config.seed, tf.int64), step])
-        parts = [tf.gather(pool, tf.random.stateless_uniform(
-            [half], key + 10 * k, 0, tf.shape(pool)[0], tf.int32)) for k, pool in enumerate(pools)]
-        x = tf.cast(tf.concat(parts, 0), tf.float32) / 255.0
-        y = tf.concat([tf.zeros([half]), tf.ones([half])], 0)
-        return augment(x, key + 100, **probs), y
-
-    def replica_step(batch, step):
-        x, y = batch_at(step)
+    def replica_step(_, step):
+        ctx = tf.distribute.get_replica_context()
+        x, y = batch(step, replica=ctx.replica_id_in_sync_group,
+                     replicas=ctx.num_replicas_in_sync)
         with tf.GradientTape() as tape:
             logits = net(x, training=True)
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
-        grads = tape.gradient(loss, net.trainable_variables)
+            # each replica holds 1/replicas of the global batch: the summed
+            # gradients are those of the global mean
+            scaled = loss / ctx.num_replicas_in_sync
+        grads = tape.gradient(scaled, net.trainable_variables)
         opt.apply_gradients(zip(grads, net.trainable_variables))
         acc = tf.reduce_mean(tf.cast(tf.equal(tf.cast(logits > 0, tf.float32), y), tf.float32))
         return {"loss": loss, "acc": acc}
 
     def preview() -> np.ndarray:  # what the network sees: augmented crops, reals then fakes
-        x, _ = batch_at(tf.constant(-1, tf.int64))
+        x, _ = batch(tf.constant(-1, tf.int64))
+        half = config.batch_size // 2
         keep = np.r_[0:min(8, half), half:half + min(8, half)]
         return tile_images(x.numpy()[keep], ncols=8)
 
     seconds = 0.0
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     if start < end:
-        step_fn = distributed_step(replica_step, tf.distribute.get_strategy(), run.step)
+        step_fn = distributed_step(replica_step, strategy, run.step)
         seconds = run_steps(run, step_fn, itertools.repeat(tf.constant(0)), start, end,
                             log_every=config.log_every, sample_every=config.sample_every,
                             checkpoint_every=config.checkpoint_every, sample_fn=preview,
@@ -198,13 +236,22 @@ def _train_cnn(config: TrainConfig, splits: dict[str, Split], options: dict, *,
     return detector, run, start, seconds
 
 
-def train(config: TrainConfig, *, show_progress: bool = True, stop_after: int | None = None
-          ) -> TrainResult:
+def train(config: TrainConfig, *, strategy: tf.distribute.Strategy | None = None,
+          show_progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train the detector of ``config`` on the train split of its generators,
     then score the test split of every generator in ``config.data`` and write
-    ``report.json``. A CNN run resumes from its newest checkpoint;
-    ``stop_after`` ends this session after that many steps (tests)."""
+    ``report.json`` (the chief of a multi-worker run alone writes). A CNN run
+    resumes from its newest checkpoint; ``strategy``: a ``tf.distribute``
+    strategy (default: from ``config.strategy``); ``stop_after`` ends this
+    session after that many steps (tests)."""
     _check_data(config)
+    if config.detector == "spectral" and config.strategy != "default":
+        raise invalid("strategy", "default for the spectral detector (a NumPy fit in one "
+                      "process)", config.strategy)
+    if config.detector == "cnn" and strategy is None:
+        from core.loop import get_strategy
+
+        strategy = get_strategy(config.strategy)  # before any other TensorFlow call
     t0 = time.perf_counter()
     chosen = config.generator_list()
     train_splits = load_split(config.data, "train", chosen, skip_bad=config.skip_bad_images)
@@ -213,7 +260,7 @@ def train(config: TrainConfig, *, show_progress: bool = True, stop_after: int | 
                    model=f"detect {config.detector}")
     options["generators"] = ",".join(names) if chosen else "all"
     history: list[dict[str, float]] = []
-    start = 0
+    start, chief = 0, True
     if config.detector == "spectral":
         detector = _train_spectral(config, train_splits, options)
     else:
@@ -223,13 +270,19 @@ def train(config: TrainConfig, *, show_progress: bool = True, stop_after: int | 
             raise invalid("crop", f"at most the smallest training image side ({smallest} px)",
                           config.crop)
         options["crop_used"] = crop
-        detector, run, start, _ = _train_cnn(config, train_splits, options,
+        if config.batch_size % (2 * strategy.num_replicas_in_sync):
+            raise invalid("batch_size", f"a multiple of {2 * strategy.num_replicas_in_sync} "
+                          f"(half real, half fake, over the {strategy.num_replicas_in_sync} "
+                          "replicas of the strategy)", config.batch_size)
+        detector, run, start, _ = _train_cnn(config, train_splits, options, strategy,
                                              show_progress=show_progress, stop_after=stop_after)
         history = run.history
+        chief = run.is_chief
     test_splits = load_split(config.data, "test", skip_bad=config.skip_bad_images)
     report = {"detector": config.detector, "step": detector.step, "data": str(config.data),
               "trained_on": names, "test": evaluate(detector, test_splits, names)}
-    _write_json(Path(config.run_dir) / "report.json", report)
+    if chief:
+        _write_json(Path(config.run_dir) / "report.json", report)
     return TrainResult(detector, report, history, start, time.perf_counter() - t0,
                        Path(config.run_dir))
 

@@ -1,12 +1,17 @@
 """Detectors of generated images (detect/): the spectral feature against the
 DFT of known patterns, the metrics against their definitions, both
 detectors on a tiny fixture (smooth noise vs the same with a checkerboard),
-the dataset layout and the command line."""
+the CNN's batch split over replicas (mirrored on two logical CPUs against
+whole-batch SGD by hand), the dataset layout and the command line."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +21,8 @@ from scipy.ndimage import gaussian_filter
 from detect.__main__ import main
 from detect.metrics import accuracy_at, average_precision, detection_scores
 from detect.spectral import DEFAULT_BINS, azimuthal_spectrum, fit_spectral, spectra
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- the spectral feature --------------------------------------------------------------------
@@ -174,6 +181,121 @@ def test_augment_is_stateless_and_off_means_mirror_only():
         assert np.array_equal(got, want) or np.array_equal(got, want[:, ::-1])
 
 
+def test_replica_shares_make_up_the_global_batch():
+    """Each step's batch is half reals (crops of pool 0, maybe mirrored), half
+    fakes (pool 1); replica r of 2 gets reals and fakes r*2 .. r*2+1 of it,
+    augmented as in the whole batch, so the two see different images."""
+    import tensorflow as tf
+
+    from detect.train import cnn_batch
+
+    rng = np.random.default_rng(4)
+    pools = [rng.integers(0, 256, (n, 12, 12, 3), dtype=np.uint8) for n in (9, 11)]
+    step = tf.constant(5, tf.int64)
+    plain = dict(seed=3, batch_size=8, blur_prob=0.0, jpeg_prob=0.0)
+    x, y = cnn_batch([tf.constant(p) for p in pools], step, **plain)
+    x = np.round(x.numpy() * 255)
+    np.testing.assert_array_equal(y.numpy(), [0, 0, 0, 0, 1, 1, 1, 1])
+    for row, label in zip(x, y.numpy().astype(int)):
+        assert any(np.array_equal(row, im) or np.array_equal(row, im[:, ::-1])
+                   for im in pools[label])
+    kw = dict(plain, blur_prob=0.5, blur_sigma=1.0, jpeg_prob=0.5)
+    whole, _ = cnn_batch([tf.constant(p) for p in pools], step, **kw)
+    shares = [cnn_batch([tf.constant(p) for p in pools], step, replica=r, replicas=2, **kw)
+              for r in (0, 1)]
+    for (xr, yr), rows in zip(shares, ([0, 1, 4, 5], [2, 3, 6, 7])):
+        np.testing.assert_array_equal(xr.numpy(), whole.numpy()[rows])
+        np.testing.assert_array_equal(yr.numpy(), [0, 0, 1, 1])
+    assert not np.array_equal(shares[0][0].numpy(), shares[1][0].numpy())
+
+
+MIRRORED = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from core.env import quiet_tensorflow
+    tf = quiet_tensorflow()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    # grappler's graph optimisation costs more than these 2-step runs gain
+    tf.config.optimizer.set_experimental_options({{"disable_meta_optimizer": True}})
+    import keras, numpy as np
+    import core.train
+    from core.loop import Run, get_strategy, set_seed
+    from detect.cnn import build_cnn
+    from detect.config import TrainConfig
+    from detect.data import load_split
+    from detect.train import _centre_crops, cnn_batch, train
+
+    LR = 0.5
+    def sgd(variables, learning_rate, **_):
+        opt = keras.optimizers.SGD(LR)
+        opt.build(variables)
+        return opt
+    # Adam's first steps are blind to the gradient's scale (m / sqrt(v)); plain SGD shows
+    # whether the replicas' gradients add up to the whole batch's
+    core.train.build_adam = sgd
+
+    def weights(run):
+        net = build_cnn(4)
+        Run(run, {{}}, trackables={{"model": net}}).restore_weights()
+        return [w.numpy() for w in net.weights]
+
+    base = dict(data={data!r}, batch_size=8, width=4, crop=16, seed=2, blur_sigma=1.0,
+                log_every=1, sample_every=100, checkpoint_every=1)
+    mirrored = get_strategy("mirrored")
+    print("REPLICAS", mirrored.num_replicas_in_sync)
+    whole = train(TrainConfig(run_dir={run!r} + "/a", steps=2, **base), show_progress=False)
+    train(TrainConfig(run_dir={run!r} + "/b", steps=1, strategy="mirrored", **base),
+          strategy=mirrored, show_progress=False)
+    at_1 = weights({run!r} + "/b")
+    resumed = train(TrainConfig(run_dir={run!r} + "/b", steps=2, strategy="mirrored", **base),
+                    strategy=mirrored, show_progress=False)
+    print("RESUMED_AT", resumed.start_step, [h["step"] for h in resumed.history])
+
+    # the reference: two SGD steps on the whole batch, one device, Keras' own BCE
+    split = load_split({data!r}, "train")["board"]
+    pools = [tf.constant(_centre_crops([im for im, y in zip(split.images, split.labels)
+                                        if y == k], 16)) for k in (0, 1)]
+    set_seed(2)
+    net = build_cnn(4)  # the initial weights train() draws
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    ref = []
+    for step in (0, 1):
+        x, y = cnn_batch(pools, tf.constant(step, tf.int64), seed=2, batch_size=8,
+                         blur_sigma=1.0)
+        with tf.GradientTape() as tape:
+            loss = bce(y, net(x, training=True))
+        for v, g in zip(net.trainable_variables, tape.gradient(loss, net.trainable_variables)):
+            v.assign_sub(LR * g)
+        ref.append([w.numpy() for w in net.weights])
+    def gap(a, b):
+        return max(float(np.abs(p - q).max()) for p, q in zip(a, b))
+    moved = gap(ref[0], ref[1])
+    print("MOVED", moved)
+    print("GAP_MIRRORED_STEP1", gap(at_1, ref[0]))
+    print("GAP_MIRRORED_STEP2", gap(weights({run!r} + "/b"), ref[1]))
+    print("GAP_DEFAULT_STEP2", gap(weights({run!r} + "/a"), ref[1]))
+""")
+
+
+def test_mirrored_cnn_steps_like_the_whole_batch_and_resumes(dataset, tmp_path):
+    """Two logical CPUs (a fresh process: devices are set before TensorFlow
+    starts): each SGD step of the mirrored CNN, first session and resumed,
+    equals the whole-batch step computed by hand with Keras' cross-entropy;
+    so does the default strategy's. The CNN computes in float32; the
+    tolerance covers the two-replica gradient sum's rounding."""
+    code = MIRRORED.format(root=str(ROOT), data=str(dataset), run=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    values = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert values["REPLICAS"] == "2"
+    assert values["RESUMED_AT"] == "1 [1, 2]"
+    assert float(values["MOVED"]) > 1e-3  # the steps change the weights
+    for name in ("GAP_MIRRORED_STEP1", "GAP_MIRRORED_STEP2", "GAP_DEFAULT_STEP2"):
+        assert float(values[name]) < 1e-5, (name, out.stdout)
+
+
 # -- data builder and command line -----------------------------------------------------------
 
 def test_build_dataset_is_reproducible_disjoint_and_marked(tmp_path, monkeypatch):
@@ -284,8 +406,13 @@ def test_cli_spectral_train_and_score(dataset, tmp_path, capsys):
     (["score", "--run", "DATA", "x.png"], "error: --run DATA: not a detector run"),
     (["build-data", "--out", "OUT"], "error: nothing to build"),
     (["build-data", "--out", "OUT", "--from", "DATA"], "error: --from DATA: not a training run"),
+    (["train", "--run", "RUN", "--data", "DATA", "--strategy", "multiworker"],
+     "error: TF_CONFIG: the environment variable is not set; --strategy multiworker expects"),
+    (["train", "--run", "RUN", "--data", "DATA", "--detector", "spectral", "--strategy",
+      "mirrored"], "error: --strategy must be default for the spectral detector"),
 ])
-def test_cli_errors_are_one_line(dataset, tmp_path, capsys, argv, message):
+def test_cli_errors_are_one_line(dataset, tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     subst = {"RUN": str(tmp_path / "run"), "DATA": str(dataset), "OUT": str(tmp_path / "out")}
     code = main([subst.get(a, a) for a in argv])
     err = capsys.readouterr().err
