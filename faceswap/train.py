@@ -23,7 +23,8 @@ Runs go through :mod:`core.loop`: checkpoints, history, TensorBoard, sample
 grids, and exact resume (augmentation from ``(seed, element)``). The
 identity centroids (mean dlib embeddings of the training faces) are written
 to ``RUN/centroids.json`` at the start, so converting and evaluating need
-the run folder only.
+the run folder only. In a multi-worker run (``strategy="multiworker"``)
+only the chief writes the run folder, links and face-swap files included.
 """
 
 from __future__ import annotations
@@ -284,7 +285,8 @@ def _train_autoencoder(config: TrainConfig, sets: list[FaceSet], strategy, show_
     result = TrainResult(nets=nets, history=run.history, start_step=start, run_dir=run.dir)
     if start >= config.steps:
         return result
-    _write_centroids(run.dir, config, sets)
+    if run.is_chief:
+        _write_centroids(run.dir, config, sets)
     step_fn = make_step(nets, opt, strategy, config, counter=run.step)
     aug = Augmentation.from_config(config)
     train_parts = [fs.train_part() for fs in sets]
@@ -331,6 +333,12 @@ def _link_faces(config: TrainConfig, sets: list[FaceSet]) -> None:
                 link.symlink_to((Path(fs.folder) / str(name)).resolve())
 
 
+def _all_workers_here(strategy: tf.distribute.Strategy) -> None:
+    """Return once every worker of ``strategy`` has called this (one
+    all-reduce over the replicas: a barrier)."""
+    distributed_step(lambda _, step: {"here": tf.ones([])}, strategy)(0, tf.constant(0, tf.int64))
+
+
 def _check_saved_options(config: TrainConfig) -> None:
     """A resumed cyclegan run's ``faceswap.json`` must match ``config`` but for
     :data:`RESUMABLE` options (ConfigError naming the others). Options added
@@ -354,9 +362,17 @@ def _train_cyclegan(config: TrainConfig, sets: list[FaceSet], strategy, show_pro
     cg_config = _cyclegan_config(config)
     if has_checkpoint(run_dir):
         _check_saved_options(config)
-    _link_faces(config, sets)
-    _write_json(run_dir / OPTIONS_FILE, dataclasses.asdict(config))
-    _write_centroids(run_dir, config, sets)
+    # the chief alone writes the run folder (as core.loop.Run decides); the
+    # other workers of a multi-worker run read its links once it has made them
+    if strategy.extended.should_checkpoint:
+        _link_faces(config, sets)
+        _write_json(run_dir / OPTIONS_FILE, dataclasses.asdict(config))
+        _write_centroids(run_dir, config, sets)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _all_workers_here(strategy)
+    if not (run_dir / "faces").is_dir():
+        raise ValueError(f"{run_dir}: the chief's faces/ folder is not visible to this worker; "
+                         "every worker must read the chief's run folder (shared storage)")
     cg = train_cyclegan(cg_config, strategy=strategy, show_progress=show_progress,
                         stop_after=stop_after)
     return TrainResult(nets=cg.nets, history=cg.history, start_step=cg.start_step,

@@ -224,7 +224,14 @@ def test_swapper_decodes_with_the_direction_s_decoder(runs):
         swapper.swap(crops[:, :8], "AtoB")
 
 
-def test_cyclegan_trains_through_the_cyclegan_package_and_resumes(tmp_path, faces):
+def _snapshot(folder: Path) -> dict[str, object]:
+    """Every entry under ``folder``: a link's target, a file's bytes, or None (a folder)."""
+    return {str(p.relative_to(folder)): (str(p.readlink()) if p.is_symlink() else
+                                         p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_cyclegan_trains_through_the_cyclegan_package_and_resumes(tmp_path, faces, monkeypatch):
     base = dict(a=faces["A"], b=faces["B"], model="cyclegan", generator="unet", steps=2,
                 image_size=32, width=4, batch_size=1, sample_every=2, checkpoint_every=2,
                 precision="float32")
@@ -240,6 +247,33 @@ def test_cyclegan_trains_through_the_cyclegan_package_and_resumes(tmp_path, face
     assert cli(["train", "--run", str(run), "--quiet"]) == 0
     with pytest.raises(ValueError, match="options differ .*b: "):
         train(TrainConfig(run_dir=str(run), **{**base, "b": faces["A"]}), show_progress=False)
+
+    # a worker that is not the chief of a multi-worker run (should_checkpoint False, as
+    # core.loop.Run reads it) writes nothing in the run folder, though the chief would
+    # rewrite faceswap.json and options.json here (steps 2 -> 3)
+    import tensorflow as tf
+
+    before = _snapshot(run)
+    extended = type(tf.distribute.get_strategy().extended)
+    monkeypatch.setattr(extended, "should_checkpoint", property(lambda self: False))
+    worker = train(TrainConfig(run_dir=str(run), **{**base, "steps": 3}), show_progress=False,
+                   stop_after=0)
+    assert worker.start_step == 2 and _snapshot(run) == before
+    # without the chief's faces links (no shared storage) it stops in one line, writing nothing
+    with pytest.raises(ValueError, match="faces/ folder is not visible to this worker"):
+        train(TrainConfig(run_dir=str(tmp_path / "elsewhere"), **base), show_progress=False)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_autoencoder_worker_that_is_not_the_chief_writes_nothing(tmp_path, faces, monkeypatch):
+    import tensorflow as tf
+
+    config = TrainConfig(run_dir=str(tmp_path / "run"), a=faces["A"], b=faces["B"], steps=1,
+                         image_size=16, width=4, latent=4, batch_size=1, precision="float32")
+    extended = type(tf.distribute.get_strategy().extended)
+    monkeypatch.setattr(extended, "should_checkpoint", property(lambda self: False))
+    train(config, show_progress=False, stop_after=0)  # the chief would write centroids.json
+    assert not (tmp_path / "run").exists()
 
 
 # -- options ------------------------------------------------------------------
