@@ -10,7 +10,9 @@ core.train.distributed_step / distributed_stream (what every package's
   saves; resuming reaches the final step with the weights of the
   uninterrupted whole-batch trajectory (momentum SGD in NumPy, so the
   optimizer's slots were restored too); only the chief wrote the run folder;
-- a missing or malformed TF_CONFIG is one line naming it.
+- a missing or malformed TF_CONFIG is one line naming it;
+- workers that would resume from different steps (a run folder that is not
+  shared) stop in one line naming both steps (Run.restore's check, one process).
 
 float32 throughout (Keras' default; the loop has no bf16 path).
 """
@@ -253,3 +255,30 @@ def test_bad_tf_config_is_one_line(monkeypatch, tf_config, expected):
         get_strategy("multiworker")
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
     assert "--strategy multiworker" in str(err.value)
+
+
+def test_workers_resuming_from_different_steps_stop_in_one_line(tmp_path, monkeypatch):
+    """Run.restore's check, in one process: this worker finds a checkpoint
+    at step 3 while (faked) its peer reports step 5, as when the run folder
+    is not shared; the peers' steps are gathered by Run._gather, patched here."""
+    import keras
+
+    import core.loop
+    from core.loop import Run
+
+    def linear():
+        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    folder = tmp_path / "run"
+    first = Run(folder, {"model": "linear"}, trackables={"model": linear()})
+    first.step.assign(3)
+    first.save()
+    monkeypatch.setattr(core.loop, "_is_multiworker", lambda strategy: True)
+    monkeypatch.setattr(Run, "_gather", lambda self, value: [value, 5])
+    with pytest.raises(ValueError) as err:
+        Run(folder, {"model": "linear"}, trackables={"model": linear()}).restore()
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{folder}: ")
+    assert "resume from different steps [3, 5]" in message and "shared storage" in message
+    monkeypatch.setattr(Run, "_gather", lambda self, value: [value, value])  # peers agree
+    assert Run(folder, {"model": "linear"}, trackables={"model": linear()}).restore() == 3
