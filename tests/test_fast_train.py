@@ -343,6 +343,17 @@ def test_cli_stylize_with_an_arbitrary_style_model(tmp_path, capsys):
     assert main(args + ["--style", str(samples.path("starry_night"))]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(content)))
     assert read_provenance(out)["AI-Generated"] == "true"
+    # an existing -o is kept byte for byte; the new image takes the first free name
+    kept = out.read_bytes()
+    other = tmp_path / "other.png"
+    Image.open(samples.path("chelsea")).resize((20, 12)).save(other)
+    args[3] = str(other)
+    capsys.readouterr()
+    assert main(args + ["--style", str(samples.path("starry_night"))]) == 0
+    assert out.read_bytes() == kept
+    assert f"wrote {tmp_path / 'out_1.png'} (20x12 px" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out_1.png")),
+                                  np.asarray(Image.open(other)))
 
 
 def test_shipped_model_files_match_their_digests():

@@ -7,9 +7,10 @@
     python -m nst.fast stylize --model models/starry photo.jpg -o out.png
 
 Ctrl-C or SIGTERM during ``train`` saves a checkpoint; the same command
-resumes. ``stylize`` takes any image size and writes a PNG marked synthetic;
-``--model`` is a training run or a SavedModel folder (one exported here, or
-Magenta's arbitrary-style model with ``--style``).
+resumes. ``stylize`` takes any image size and writes a PNG marked synthetic,
+never over an existing file (then to the first free ``OUT_1.png``,
+``OUT_2.png``, ...); ``--model`` is a training run or a SavedModel folder (one
+exported here, or Magenta's arbitrary-style model with ``--style``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "command in nst/fast/pretrained.py)")
     s.add_argument("content", type=Path, help="content image (any size >= 5 px)")
     s.add_argument("-o", "--output", required=True, type=Path, metavar="PNG",
-                   help="output .png (replaced if it exists; its folder must exist)")
+                   help="output .png (its folder must exist); an existing file is kept and "
+                   "the image goes to the first free OUT_1.png, OUT_2.png, ...")
     s.add_argument("--max-side", type=int, default=1024, metavar="PX",
                    help="shrink the content so its longer side is at most this (0: keep its "
                    "size; default 1024)")
@@ -87,9 +89,9 @@ def _stylize(args: argparse.Namespace) -> None:
     params = {"model": str(args.model), "content": str(args.content),
               "style": stylizer.info.get("style", str(args.style) if args.style else None),
               "step": stylizer.info.get("step")}
-    save_image(args.output, image, generator=generator, params=params)
+    written = save_image(args.output, image, generator=generator, params=params, replace=False)
     h, w = image.shape[:2]
-    print(f"wrote {args.output} ({w}x{h} px, {seconds:.2f}s)")
+    print(f"wrote {written} ({w}x{h} px, {seconds:.2f}s)")
 
 
 def _export(args: argparse.Namespace) -> None:
