@@ -201,6 +201,9 @@ def main() -> None:
               "machine": f"{platform.node() or 'vm'} {platform.machine()}, "
                          f"{__import__('os').cpu_count()} CPUs",
               "tensorflow": tf.__version__, "command": "python " + " ".join(sys.argv)}
+    from benchmarks import cpu_description
+
+    result["cpu"] = cpu_description()
     if rows:
         result["rows"] = rows
     if "first" in args.parts:

@@ -1,10 +1,11 @@
 """Command line: ``python -m nst CONTENT STYLE [STYLE ...] -o OUT.png``.
 
 Every flag is checked, the images are read and ``-o`` is tried for writing
-before TensorFlow and VGG19 load. Ctrl-C or SIGTERM during the optimisation
-saves the image so far, marked partial in its metadata, to ``-o``, or, if that
-file exists (an earlier result), beside it as ``STEM.partial.png`` (``_1``,
-``_2``, ... if taken): an interruption never replaces a file (exit 130 / 143).
+before TensorFlow and VGG19 load. No file is ever replaced: if ``-o`` exists
+(an earlier result), the image goes beside it as ``STEM_1.png`` (``_2``, ...).
+Ctrl-C or SIGTERM during the optimisation saves the image so far, marked
+partial in its metadata, to ``-o``, or, if that file exists, beside it as
+``STEM.partial.png`` (``_1``, ``_2``, ... if taken) (exit 130 / 143).
 ``--help`` imports no TensorFlow.
 """
 
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("styles", nargs="+", metavar="style",
                    help="style image(s) (path or URL); several are blended, see --blend")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="PNG",
-                   help="output .png (its folder must exist); on Ctrl-C the image so far is "
-                        "saved there, or beside it as STEM.partial.png if the file exists")
+                   help="output .png (its folder must exist); an existing file is kept and "
+                        "the image goes to STEM_1.png (_2, ...); on Ctrl-C the image so far "
+                        "is saved there, or beside it as STEM.partial.png if the file exists")
     p.add_argument("--size", type=int, default=512, metavar="PX",
                    help="longer side of the output in pixels (>= 16)")
     p.add_argument("--steps", type=int, nargs="+", default=[1000], metavar="N",
@@ -91,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scales", type=int, default=1, metavar="N",
                    help="coarse-to-fine levels, each twice the previous side")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="VGG19 compute: auto picks bf16 where the CPU has native bf16 "
-                        "(override with DEEPFAKE_LAB_PRECISION=float32|bf16)")
+                   help="VGG19 compute: auto is float32, or where the CPU has native bf16, "
+                        "bf16 for the bulk and float32 for the last steps (at least the last "
+                        "10%%; L-BFGS switches when its bf16 search stalls), so the result is "
+                        "the float32 optimum; bf16 or float32 force one throughout "
+                        "(DEEPFAKE_LAB_PRECISION=float32|bf16 sets what auto means)")
     p.add_argument("--weights", default="imagenet", metavar="SOURCE",
                    help="'imagenet' (Keras download, else an offline mirror) or the path of a "
                         "VGG19 notop .h5")
@@ -182,12 +187,14 @@ def _run(args: argparse.Namespace) -> int:
             raise Interrupted(exc.signum) from None
         result, interrupted = exc.result, exc
     params = dict(result.params, content=str(args.content), styles=[str(s) for s in args.styles])
-    done = interrupted is None  # a partial result never replaces a file (an earlier result)
+    done = interrupted is None
+    # never replace what the user has (an earlier result): take the next free name
     out = save_image(args.output if done else _partial(args.output), result.image,
-                     generator="nst.stylize (Gatys et al., VGG19)", params=params, replace=done)
+                     generator="nst.stylize (Gatys et al., VGG19)", params=params,
+                     replace=False)
     if args.history:
         history = _write_history(args.history if done else _partial(args.history),
-                                 result.history, replace=done)
+                                 result.history, replace=False)
     if not done:
         h, w = result.image.shape[:2]
         raise Interrupted(interrupted.signum,
@@ -195,7 +202,8 @@ def _run(args: argparse.Namespace) -> int:
                           f"{sum(result.params['steps'])}, {w}x{h} px) saved to {out}"
                           + (f", its loss history to {history}" if args.history else ""))
     last = result.history[-1] if result.history else {}
-    print(f"wrote {args.output}  loss={last.get('loss', float('nan')):.4g}  "
+    print(f"wrote {out}" + (f" (history: {history})" if args.history else "")
+          + f"  loss={last.get('loss', float('nan')):.4g}  "
           f"steps={len(result.history)}  {result.seconds:.1f}s")
     return 0
 

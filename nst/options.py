@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from core.config import ConfigError, invalid
 from core.precision import PRECISIONS
 
-__all__ = ["ADAM_DEFAULTS", "CONTENT_WEIGHT", "INITS", "MIN_SIZE", "OPTIMIZERS", "STYLE_WEIGHT",
+__all__ = ["ADAM_DEFAULTS", "CONTENT_WEIGHT", "FINISH_FRACTION", "INITS", "MIN_SIZE", "OPTIMIZERS", "STYLE_WEIGHT",
            "TV_WEIGHT", "check_settings", "scale_schedule", "style_blend_weights"]
 
 #: the TensorFlow tutorial's loss weights
@@ -25,6 +25,8 @@ TV_WEIGHT = 30.0
 #: the TensorFlow tutorial's Adam settings for pixel optimisation
 ADAM_DEFAULTS = {"learning_rate": 0.02, "beta_1": 0.99, "epsilon": 0.1}
 OPTIMIZERS = ("adam", "lbfgs")
+#: precision "auto" on a bf16 CPU: share of the finest scale's steps run in float32
+FINISH_FRACTION = 0.1
 INITS = ("content", "style", "noise")
 #: smallest side in pixels (VGG19's five poolings leave 1x1 features at 32 px)
 MIN_SIZE = 16

@@ -6,8 +6,9 @@
          + content_weight     * mean((F(x) - F(content))^2)
          + tv_weight          * TV(x)
 
-over an image ``x`` in [0, 1], with Adam (the TensorFlow tutorial) or L-BFGS-B
-(Gatys et al.), optionally coarse-to-fine over several scales.
+over an image ``x`` in [0, 1], with Adam (the TensorFlow tutorial) or L-BFGS
+(Gatys et al.; :mod:`nst.lbfgs`), optionally coarse-to-fine over several
+scales.
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ from core.cli import Interrupted
 from core.precision import bf16_supported, resolve_precision
 
 from .images import as_batch
+from .lbfgs import LBFGS
 from .losses import gram_matrix, style_content_loss, total_variation_loss
-from .options import (ADAM_DEFAULTS, CONTENT_WEIGHT, MIN_SIZE, STYLE_WEIGHT, TV_WEIGHT,
-                      check_settings, scale_schedule, style_blend_weights)
+from .options import (ADAM_DEFAULTS, CONTENT_WEIGHT, FINISH_FRACTION, MIN_SIZE, STYLE_WEIGHT,
+                      TV_WEIGHT, check_settings, scale_schedule, style_blend_weights)
 from .vgg import VGG19Features
+
+#: curvature pairs L-BFGS keeps (Gatys-era implementations use 5-100)
+LBFGS_MEMORY = 20
 
 # resolve_precision and bf16_supported are core.precision's, re-exported for callers of nst
 __all__ = ["ADAM_DEFAULTS", "StylizeInterrupted", "StylizeResult", "bf16_supported",
@@ -224,7 +229,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             progress: bool = True,
             callback: Callable[[int, np.ndarray], None] | None = None,
             callback_every: int = 100,
-            stop_loss: float | None = None) -> StylizeResult:
+            stop_loss: float | None = None,
+            finish_fraction: float = FINISH_FRACTION) -> StylizeResult:
     """Render ``content`` in the style of ``style`` by pixel optimisation.
 
     Args:
@@ -236,24 +242,34 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
         style image is resized to the same longer side).
       steps: loss evaluations per scale (one int for every scale, or a list).
       optimizer: ``"adam"`` (tutorial: lr 0.02, beta_1 0.99, epsilon 0.1) or
-        ``"lbfgs"`` (SciPy L-BFGS-B with [0, 1] bounds; a step is one
-        loss+gradient evaluation, line-search evaluations included).
+        ``"lbfgs"`` (:class:`nst.lbfgs.LBFGS`, 20 pairs, on the box [0, 1]; a
+        step is one loss+gradient evaluation, line-search trials included).
       init: start from ``"content"``, ``"style"`` or uniform ``"noise"``.
       preserve_color: transfer on luminance only, then put back the content's
         chrominance (Gatys et al. 2016, "Preserving colour").
       scales: coarse-to-fine schedule: an int ``n`` means sides
         ``size / 2**(n-1), ..., size / 2, size``; or explicit fractions of
         ``size``. Each scale starts from the upsampled previous result.
-      precision: ``"auto"`` (bf16 where the CPU has native bf16, see
-        :func:`core.precision.resolve_precision`), ``"float32"`` or ``"bf16"``
-        for the VGG compute; the image, Gram matrices and losses stay float32.
+      precision: ``"float32"`` or ``"bf16"`` for the VGG compute (the image,
+        Gram matrices and losses stay float32), or ``"auto"``: float32 on a
+        CPU without native bf16; with it (see
+        :func:`core.precision.resolve_precision`), bf16 for the bulk of the
+        work and float32 to finish at the finest scale, so the result is
+        polished on exact gradients and its loss is the float32 loss.
+        ``params["precision"]`` is then ``"bf16+float32"``.
       seed: seeds the noise initialisation; runs are deterministic on CPU.
       weights: VGG19 weights (``"imagenet"``, a file, or ``None`` for random:
         tests only); ignored when ``extractor`` is given.
       callback: ``callback(step, image)`` every ``callback_every`` steps and at
         the end of each scale, with the current ``(H, W, 3)`` image.
       stop_loss: end early once a loss evaluation at the finest scale is at or
-        below this value (benchmarks: time to reach a given loss).
+        below this value (benchmarks: time to reach a given loss). Only exact
+        losses count: under ``"auto"`` on a bf16 CPU a bf16 loss below it
+        starts the float32 finish instead.
+      finish_fraction: under ``"auto"`` on a bf16 CPU, the share of the
+        finest scale's steps kept for float32 (at least one). L-BFGS also
+        moves to float32 early when its bf16 line search stalls (the
+        gradient noise of bf16 hides the remaining descent).
 
     Returns:
       :class:`StylizeResult` with the final image and per-step loss history.
@@ -274,9 +290,17 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     schedule = scale_schedule(scales, steps)
     content_full = _fit(as_batch(content, "content"), size)
     styles_full = [_fit(as_batch(s, f"style[{i}]"), size) for i, s in enumerate(styles)]
+    if not 0.0 <= finish_fraction <= 1.0:
+        raise ValueError(f"finish_fraction must be in [0, 1], got {finish_fraction}")
+    requested = precision
     if extractor is None:
         extractor = get_extractor(weights, precision)
     precision = getattr(extractor, "precision", None) or resolve_precision(precision)
+    # "auto" on a bf16 CPU: bf16 for speed, then float32 so bf16's noise does
+    # not cost the final result (a float32 extractor is built when needed)
+    mixed = requested == "auto" and precision == "bf16" and weights is not None
+    if mixed:
+        precision = "bf16+float32"
     loss_weights = (float(style_weight), float(content_weight), float(tv_weight))
 
     if preserve_color:
@@ -314,15 +338,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             full_h, full_w = content_work.shape[1:3]
             hw = (max(MIN_SIZE, round(full_h * scale)), max(MIN_SIZE, round(full_w * scale)))
             content_s = _resize(content_work, hw)
-            style_targets = {}
-            for weight, s in zip(blend, styles_full):
-                sh, sw = s.shape[1:3]
-                s_scaled = _resize(s, (max(MIN_SIZE, round(sh * scale)),
-                                       max(MIN_SIZE, round(sw * scale))))
-                for name, feat in extractor(s_scaled)["style"].items():
-                    g = weight * gram_matrix(feat)
-                    style_targets[name] = style_targets.get(name, 0.0) + g
-            content_targets = extractor(content_s)["content"]
+            style_targets, content_targets = _targets(extractor, content_s, styles_full, blend,
+                                                      scale)
 
             image = latest["image"]
             if image is None:
@@ -338,17 +355,22 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             latest["image"] = image
 
             last_scale = scale_index == len(schedule) - 1
+            exact = not mixed  # are the losses being recorded float32 ones?
+            switch = False  # mixed: time to move to float32
 
             def record(terms):
-                nonlocal global_step, stop
+                nonlocal global_step, stop, switch
                 global_step += 1
                 total, s_l, c_l, tv_l = (float(t) for t in terms)
                 history.append(dict(step=global_step, scale=scale_index, height=hw[0],
                                     width=hw[1], loss=total, style=s_l, content=c_l, tv=tv_l,
-                                    seconds=time.perf_counter() - start))
+                                    seconds=time.perf_counter() - start,
+                                    bf16=float(getattr(extractor, "precision", "") == "bf16")))
                 bar.update(1)
                 bar.set_postfix(loss=f"{total:.4g}", size=f"{hw[0]}x{hw[1]}", refresh=False)
-                stop = stop_loss is not None and last_scale and total <= stop_loss
+                below = stop_loss is not None and last_scale and total <= stop_loss
+                stop = below and exact
+                switch = switch or (below and not exact)
 
             def maybe_callback(x, force=False):
                 nonlocal last_callback
@@ -358,23 +380,56 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                     last_callback = global_step
                     callback(global_step, finish(x))
 
-            traced = _traced(extractor, image, style_targets, content_targets, loss_weights,
-                             learning_rate)
-            if optimizer == "adam":
-                var, step_fn = traced.image, traced.adam_step
-                latest["image"] = var
-                for _ in range(n_steps):
-                    before = tf.identity(var) if stop_loss is not None else None
-                    record(step_fn())
-                    if stop:  # the recorded loss belongs to the image before this update
-                        var.assign(before)
+            n_finish = (max(1, math.ceil(finish_fraction * n_steps))
+                        if mixed and last_scale and n_steps else 0)
+            phases = [(extractor, n_steps - n_finish, style_targets, content_targets)]
+            if n_finish:  # float32 targets: the loss being finished is the float32 one
+                exact_extractor = get_extractor(weights, "float32")
+                exact_targets = _targets(exact_extractor, content_s, styles_full, blend, scale)
+                # bf16 features against float32 targets: bf16's own targets make a
+                # minimum that sits about 1% off in the float32 loss
+                phases[0] = (extractor, n_steps - n_finish, *exact_targets)
+                phases.append((exact_extractor, n_finish, *exact_targets))
+            done, previous, lbfgs = 0, None, LBFGS(LBFGS_MEMORY)
+            for phase, (phase_extractor, budget, s_targets, c_targets) in enumerate(phases):
+                if phase:  # L-BFGS hands its unused bulk budget to the finish
+                    budget = n_steps - done
+                    exact, switch, extractor = True, False, phase_extractor
+                    style_targets, content_targets = s_targets, c_targets
+                traced = _traced(phase_extractor, image, s_targets, c_targets, loss_weights,
+                                 learning_rate)
+                if optimizer == "adam":
+                    if previous is not None:  # one Adam run across the switch
+                        for mine, theirs in zip(traced.optimizer.variables,
+                                                previous.optimizer.variables):
+                            mine.assign(theirs)
+                    var, step_fn = traced.image, traced.adam_step
+                    latest["image"] = var
+                    for _ in range(budget):
+                        before = tf.identity(var) if stop_loss is not None else None
+                        record(step_fn())
+                        done += 1
+                        if stop:  # the recorded loss belongs to the image before this update
+                            var.assign(before)
+                            break
+                        maybe_callback(var)
+                        if switch:
+                            break
+                    image = tf.convert_to_tensor(var)
+                    latest["image"] = image
+                else:
+                    before_phase = global_step
+                    # a stalled bf16 search hands over at once: its noise, not the
+                    # landscape, stopped it
+                    image, stalled = _run_lbfgs(traced.value_and_grad, image, budget, record,
+                                                maybe_callback, lambda: stop or switch, latest,
+                                                lbfgs, restarts=int(exact))
+                    done += global_step - before_phase
+                    if stalled and phase:  # converged on the exact loss
                         break
-                    maybe_callback(var)
-                image = tf.convert_to_tensor(var)
-                latest["image"] = image
-            else:
-                image = _run_lbfgs(traced.value_and_grad, image, n_steps, record,
-                                   maybe_callback, lambda: stop, latest)
+                previous = traced
+                if stop:
+                    break
             maybe_callback(image, force=True)
     except KeyboardInterrupt as exc:
         if latest["image"] is None:  # nothing optimised yet
@@ -389,42 +444,36 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     return StylizeResult(finish(image), final_loss, history, params)
 
 
+def _targets(extractor, content: tf.Tensor, styles: Sequence[tf.Tensor],
+             blend: Sequence[float], scale: float) -> tuple[dict, dict]:
+    """``(style Gram targets, content feature targets)`` at ``scale`` of the
+    full-size images: Gram matrices of the styles mixed by ``blend``."""
+    style_targets: dict[str, tf.Tensor] = {}
+    for weight, s in zip(blend, styles):
+        sh, sw = s.shape[1:3]
+        s_scaled = _resize(s, (max(MIN_SIZE, round(sh * scale)), max(MIN_SIZE, round(sw * scale))))
+        for name, feat in extractor(s_scaled)["style"].items():
+            style_targets[name] = style_targets.get(name, 0.0) + weight * gram_matrix(feat)
+    return style_targets, extractor(content)["content"]
+
+
 def _run_lbfgs(value_and_grad, image, n_steps, record, maybe_callback, should_stop,
-               latest) -> tf.Tensor:
-    """Minimise with SciPy's L-BFGS-B for ``n_steps`` evaluations of
-    ``value_and_grad``; return the best point seen (also kept in
-    ``latest["image"]`` as it improves)."""
-    from scipy.optimize import Bounds, minimize
+               latest, state: LBFGS, restarts: int = 1) -> tuple[tf.Tensor, bool]:
+    """Minimise with :class:`nst.lbfgs.LBFGS` (``state``, whose curvature pairs
+    carry over between calls) for at most ``n_steps`` evaluations of
+    ``value_and_grad``; return ``(the best point, stalled)``, the point also
+    kept in ``latest["image"]`` as it improves."""
+    best = {"loss": math.inf}
 
-    shape = tuple(image.shape)
-    best = {"loss": math.inf, "x": image}
-    evaluations = 0
-
-    class _Budget(Exception):
-        pass
-
-    def fun(flat: np.ndarray):
-        nonlocal evaluations
-        if evaluations >= n_steps or should_stop():
-            raise _Budget
-        evaluations += 1
-        x = tf.constant(flat.reshape(shape).astype(np.float32))
+    def objective(x):
         *terms, grad = value_and_grad(x)
         record(terms)
         loss = float(terms[0])
         if loss < best["loss"]:
-            best.update(loss=loss, x=x)
+            best["loss"] = loss
             latest["image"] = x
         maybe_callback(x)
-        return loss, grad.numpy().astype(np.float64).ravel()
+        return loss, grad
 
-    if n_steps > 0:
-        try:
-            # the budget, not a tolerance, ends the run, as with Adam
-            minimize(fun, image.numpy().astype(np.float64).ravel(), jac=True,
-                     method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
-                     options={"maxiter": n_steps, "maxfun": n_steps, "ftol": 0.0,
-                              "gtol": 0.0, "maxcor": 20})
-        except _Budget:
-            pass
-    return best["x"]
+    x, _, stalled = state.run(objective, image, n_steps, should_stop, restarts)
+    return x, stalled

@@ -213,3 +213,30 @@ def test_an_interruption_never_replaces_a_file(tmp_path, capsys, monkeypatch):
     for name, data in mine.items():
         assert (tmp_path / name).read_bytes() == data
     assert len(list(tmp_path.iterdir())) == 7  # no temporary files left
+
+
+def test_a_finished_run_never_replaces_a_file(tmp_path, capsys, monkeypatch):
+    """-o and --history exist (an earlier result): a finished run writes to
+    STEM_1.* beside them and says so; the user's files stay byte-identical."""
+    import importlib
+
+    import numpy as np
+    from PIL import Image
+
+    stylize_module = importlib.import_module("nst.stylize")
+    image = np.random.default_rng(1).uniform(size=(21, 32, 3)).astype(np.float32)
+    history = [{"step": 1, "loss": 2.0, "seconds": 0.5}]
+    monkeypatch.setattr(stylize_module, "stylize", lambda *a, **k: stylize_module.StylizeResult(
+        image=image, loss=2.0, history=history, params={"steps": [1]}))
+    out, hist = tmp_path / "out.png", tmp_path / "hist.json"
+    mine = {"out.png": b"earlier result", "hist.json": b"earlier history"}
+    for name, data in mine.items():
+        (tmp_path / name).write_bytes(data)
+    assert main(PAIR + ["-o", str(out), "--history", str(hist), "--quiet"]) == 0
+    assert f"wrote {tmp_path / 'out_1.png'} (history: {tmp_path / 'hist_1.json'})" \
+        in capsys.readouterr().out
+    saved = np.asarray(Image.open(tmp_path / "out_1.png"), np.float32) / 255
+    np.testing.assert_allclose(saved, image, atol=0.5 / 255 + 1e-6)  # PNG rounding
+    assert json.loads((tmp_path / "hist_1.json").read_text()) == history
+    for name, data in mine.items():
+        assert (tmp_path / name).read_bytes() == data

@@ -175,6 +175,40 @@ def test_bf16_compute_returns_float32(pair):
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
 
 
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_auto_on_a_bf16_cpu_finishes_in_float32(pair, monkeypatch, optimizer):
+    """"auto" where bf16 is native: bf16 steps first, float32 steps last, and
+    result.loss is the float32 loss of the returned image, recomputed here
+    from the paper's definition on the float32 VGG19."""
+    monkeypatch.setenv(core.precision.PRECISION_ENV, "bf16")
+    r = stylize(pair[0], pair[1], size=32, steps=10, optimizer=optimizer, precision="auto",
+                progress=False)
+    flags = [h["bf16"] for h in r.history]
+    assert r.params["precision"] == "bf16+float32" and len(flags) <= 10
+    assert flags[0] == 1.0 and flags[-1] == 0.0 and flags == sorted(flags, reverse=True)
+    ex = get_extractor("imagenet", "float32")
+    x = tf.image.resize(tf.constant(pair[0][None]), r.image.shape[:2], antialias=True)
+    s = tf.image.resize(tf.constant(pair[1][None]), _fit_hw(pair[1].shape, 32), antialias=True)
+    img = tf.constant(r.image[None])
+    f, fc, fs = ex(img), ex(tf.clip_by_value(x, 0, 1)), ex(tf.clip_by_value(s, 0, 1))
+
+    def gram(t):
+        t = tf.reshape(t, [-1, t.shape[-1]])
+        return tf.matmul(t, t, transpose_a=True) / t.shape[0]
+
+    style = sum(np.mean((gram(f["style"][k]) - gram(fs["style"][k])) ** 2)
+                for k in f["style"]) * 1e-2 / len(f["style"])
+    content = sum(np.mean((f["content"][k] - fc["content"][k]) ** 2)
+                  for k in f["content"]) * 1e4 / len(f["content"])
+    tv = 30.0 * float(tf.image.total_variation(img)[0])
+    assert r.loss == pytest.approx(style + content + tv, rel=2e-3)
+
+
+def _fit_hw(shape, size):
+    s = size / max(shape[:2])
+    return max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
+
+
 @pytest.fixture
 def cpu(tmp_path, monkeypatch):
     """Make "auto" read a fake cpuinfo (flags given) on a machine without GPUs."""
