@@ -7,7 +7,7 @@ or Magenta's arbitrary-style model through TF-Hub).
 >>> result = stylize(load_image(samples.path("grace_hopper")),
 ...                  load_image(samples.path("starry_night")), size=256, steps=200,
 ...                  optimizer="lbfgs")
->>> result.image.shape, result.history[-1]["loss"]
+>>> result.image.shape, result.loss
 
 Names load on first use, so ``python -m nst --help`` imports no TensorFlow;
 ``nst.stylize`` is the function (the module is ``sys.modules["nst.stylize"]``).

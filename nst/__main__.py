@@ -201,9 +201,8 @@ def _run(args: argparse.Namespace) -> int:
                           f"partial image (step {len(result.history)} of "
                           f"{sum(result.params['steps'])}, {w}x{h} px) saved to {out}"
                           + (f", its loss history to {history}" if args.history else ""))
-    last = result.history[-1] if result.history else {}
     print(f"wrote {out}" + (f" (history: {history})" if args.history else "")
-          + f"  loss={last.get('loss', float('nan')):.4g}  "
+          + f"  loss={result.loss:.4g}  "
           f"steps={len(result.history)}  {result.seconds:.1f}s")
     return 0
 

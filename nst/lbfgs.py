@@ -74,14 +74,14 @@ class LBFGS:
         """Minimise from ``x`` with at most ``evaluations`` calls of
         ``objective``. Returns ``(best x, its loss, stalled)``: ``stalled`` is
         True when a line search found no decrease and ``restarts`` retries
-        from steepest descent did not either (converged, or at the noise
+        from steepest descent in a row did not either (converged, or at the noise
         floor of a bf16 loss, where retrying only spends evaluations). Stops
         early after any evaluation where ``should_stop()`` is true."""
         x = tf.clip_by_value(tf.convert_to_tensor(x, tf.float32), 0.0, 1.0)
         if evaluations < 1:
             return x, float("nan"), False
         f, g = objective(x)
-        used = 1
+        used, left = 1, restarts
         while used < evaluations and not should_stop():
             # held at a bound, pushed outward: not free to move
             free = tf.cast(~(((x <= 0.0) & (g > 0.0)) | ((x >= 1.0) & (g < 0.0))), g.dtype)
@@ -94,20 +94,28 @@ class LBFGS:
                 if slope >= 0.0:  # zero projected gradient: a stationary point
                     return x, f, True
             t = 1.0 if self.s else min(1.0, 1.0 / float(tf.reduce_sum(tf.abs(d))))
+            lowest = None  # the lowest trial: returned even if Armijo refused it
             for _ in range(MAX_HALVINGS + 1):
                 x_new = tf.clip_by_value(x + t * d, 0.0, 1.0)
                 f_new, g_new = objective(x_new)
                 used += 1
-                if f_new <= f + C1 * _dot(g, x_new - x) or used >= evaluations or should_stop():
+                if lowest is None or f_new < lowest[1]:
+                    lowest = (x_new, f_new, g_new)
+                truncated = used >= evaluations or should_stop()
+                if f_new <= f + C1 * _dot(g, x_new - x) or truncated:
                     break
                 t *= 0.5
+            x_new, f_new, g_new = lowest
             if not f_new < f:  # no decrease at all: keep the best point
-                if not self.s or restarts <= 0:
+                if truncated:  # the budget, not the landscape, ended this search
+                    return x, f, False
+                if not self.s or left <= 0:
                     return x, f, True
-                restarts -= 1  # try again from steepest descent
+                left -= 1  # try again from steepest descent
                 self.s.clear()
                 self.y.clear()
                 continue
+            left = restarts
             s, yv = x_new - x, g_new - g
             if _dot(s, yv) > 1e-12 * _dot(yv, yv):
                 self.s.append(s)

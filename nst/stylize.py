@@ -63,7 +63,7 @@ class StylizeResult:
     image (evaluated once more at the end, so it is exact for Adam and
     L-BFGS alike; NaN for a partial result). ``history``: one dict per loss
     evaluation with ``step, scale, height, width, loss, style, content, tv,
-    seconds``. ``params``: the settings used (for provenance metadata); a
+    seconds, bf16`` (1.0 when that evaluation ran VGG19 in bf16). ``params``: the settings used (for provenance metadata); a
     partial result has ``params["partial"] = True``."""
 
     image: np.ndarray
@@ -240,7 +240,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
         target Gram matrices.
       size: longer side of the output in pixels (content is resized to it; the
         style image is resized to the same longer side).
-      steps: loss evaluations per scale (one int for every scale, or a list).
+      steps: loss evaluations per scale (one int for every scale, or a list);
+        L-BFGS ends a scale early when its line search finds no decrease.
       optimizer: ``"adam"`` (tutorial: lr 0.02, beta_1 0.99, epsilon 0.1) or
         ``"lbfgs"`` (:class:`nst.lbfgs.LBFGS`, 20 pairs, on the box [0, 1]; a
         step is one loss+gradient evaluation, line-search trials included).
@@ -256,7 +257,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
         :func:`core.precision.resolve_precision`), bf16 for the bulk of the
         work and float32 to finish at the finest scale, so the result is
         polished on exact gradients and its loss is the float32 loss.
-        ``params["precision"]`` is then ``"bf16+float32"``.
+        ``params["precision"]`` is then ``"bf16+float32"``. With a given
+        ``extractor``, its precision is used throughout.
       seed: seeds the noise initialisation; runs are deterministic on CPU.
       weights: VGG19 weights (``"imagenet"``, a file, or ``None`` for random:
         tests only); ignored when ``extractor`` is given.
@@ -292,13 +294,14 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
     styles_full = [_fit(as_batch(s, f"style[{i}]"), size) for i, s in enumerate(styles)]
     if not 0.0 <= finish_fraction <= 1.0:
         raise ValueError(f"finish_fraction must be in [0, 1], got {finish_fraction}")
-    requested = precision
+    # "auto" on a bf16 CPU: bf16 for speed, then float32 so bf16's noise does
+    # not cost the final result (a float32 extractor is built when needed);
+    # a given extractor is used as it is
+    mixed = extractor is None and precision == "auto" and weights is not None
     if extractor is None:
         extractor = get_extractor(weights, precision)
     precision = getattr(extractor, "precision", None) or resolve_precision(precision)
-    # "auto" on a bf16 CPU: bf16 for speed, then float32 so bf16's noise does
-    # not cost the final result (a float32 extractor is built when needed)
-    mixed = requested == "auto" and precision == "bf16" and weights is not None
+    mixed = mixed and precision == "bf16"
     if mixed:
         precision = "bf16+float32"
     loss_weights = (float(style_weight), float(content_weight), float(tv_weight))
@@ -314,7 +317,8 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                   style_weight=style_weight, content_weight=content_weight,
                   tv_weight=tv_weight, learning_rate=learning_rate,
                   preserve_color=preserve_color, scales=[s for s, _ in schedule],
-                  style_blend=blend, precision=precision, seed=seed)
+                  style_blend=blend, precision=precision, seed=seed,
+                  **({"finish_fraction": finish_fraction} if mixed else {}))
     history: list[dict[str, float]] = []
     total_steps = sum(n for _, n in schedule)
     start = time.perf_counter()
@@ -383,6 +387,10 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             n_finish = (max(1, math.ceil(finish_fraction * n_steps))
                         if mixed and last_scale and n_steps else 0)
             phases = [(extractor, n_steps - n_finish, style_targets, content_targets)]
+            if mixed and last_scale and not n_steps:  # the final loss is still float32's
+                extractor = get_extractor(weights, "float32")
+                style_targets, content_targets = _targets(extractor, content_s, styles_full,
+                                                          blend, scale)
             if n_finish:  # float32 targets: the loss being finished is the float32 one
                 exact_extractor = get_extractor(weights, "float32")
                 exact_targets = _targets(exact_extractor, content_s, styles_full, blend, scale)

@@ -52,9 +52,39 @@ def test_counts_every_evaluation_and_keeps_pairs_across_calls():
     x, f1, _ = opt.run(tf_objective(a, b, calls), tf.fill([len(b)], 0.5), 7)
     assert len(calls) == 7  # the budget counts line-search trials too
     assert 0 < len(opt.s) <= 5
+    kept = list(opt.s)
     # a second call (another objective: here the same) starts from the pairs kept
-    _, f2, _ = opt.run(tf_objective(a, b, calls), x, 10)
-    assert f2 < f1 and len(calls) == 17
+    _, f2, _ = opt.run(tf_objective(a, b, calls), x, 3)
+    assert f2 < f1 and len(calls) == 10
+    assert any(p is q for p in opt.s for q in kept)
+
+
+def test_direction_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
+    """The two-loop recursion against the BFGS inverse-Hessian update written
+    out as matrices (Nocedal & Wright eq. 6.17, H0 = s'y / y'y I)."""
+    rng = np.random.default_rng(3)
+    n = 6
+    a = rng.normal(size=(n, n))
+    a = a @ a.T + n * np.eye(n)  # SPD: s'y = s'As > 0
+    ss = [rng.normal(size=n) for _ in range(3)]
+    ys = [a @ s for s in ss]
+    h = (ss[-1] @ ys[-1]) / (ys[-1] @ ys[-1]) * np.eye(n)
+    for s, y in zip(ss, ys):
+        rho = 1.0 / (y @ s)
+        h = (np.eye(n) - rho * np.outer(s, y)) @ h @ (np.eye(n) - rho * np.outer(y, s)) \
+            + rho * np.outer(s, s)
+    opt = LBFGS(s=[tf.constant(s, tf.float32) for s in ss],
+                y=[tf.constant(y, tf.float32) for y in ys])
+    g = rng.normal(size=n)
+    ones = tf.ones([n])
+    np.testing.assert_allclose(opt._direction(tf.constant(g, tf.float32), ones), -h @ g,
+                               rtol=1e-4, atol=1e-5)
+    # the secant condition H y = s holds for the newest pair
+    np.testing.assert_allclose(opt._direction(tf.constant(ys[-1], tf.float32), ones), -ss[-1],
+                               rtol=1e-4, atol=1e-5)
+    # a coordinate held at a bound gets no step
+    free = tf.constant([0.0] + [1.0] * (n - 1))
+    assert float(opt._direction(tf.constant(g, tf.float32), free)[0]) == 0.0
 
 
 def test_stops_when_asked_and_at_a_stationary_point():

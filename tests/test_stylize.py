@@ -204,6 +204,18 @@ def test_auto_on_a_bf16_cpu_finishes_in_float32(pair, monkeypatch, optimizer):
     assert r.loss == pytest.approx(style + content + tv, rel=2e-3)
 
 
+def test_auto_on_a_bf16_cpu_keeps_coarse_scales_bf16_and_stops_on_float32(pair, monkeypatch):
+    monkeypatch.setenv(core.precision.PRECISION_ENV, "bf16")
+    r = stylize(pair[0], pair[1], size=32, scales=2, steps=[3, 10], optimizer="lbfgs",
+                precision="auto", progress=False)
+    assert all(h["bf16"] == 1.0 for h in r.history if h["scale"] == 0)
+    assert r.history[-1]["bf16"] == 0.0
+    # a bf16 loss below stop_loss hands over; only the float32 one stops
+    r = stylize(pair[0], pair[1], size=32, steps=10, optimizer="adam", precision="auto",
+                stop_loss=1e30, progress=False)
+    assert [h["bf16"] for h in r.history] == [1.0, 0.0] and r.loss <= 1e30
+
+
 def _fit_hw(shape, size):
     s = size / max(shape[:2])
     return max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
