@@ -427,11 +427,12 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
                     latest["image"] = image
                 else:
                     before_phase = global_step
-                    # a stalled bf16 search hands over at once: its noise, not the
-                    # landscape, stopped it
+                    # a bf16 search that stalls twice in a row hands over to float32:
+                    # bf16's noise, not the landscape, stopped it (once is not enough:
+                    # at 512 px an early overshoot stalled it after 8 evaluations)
                     image, stalled = _run_lbfgs(traced.value_and_grad, image, budget, record,
                                                 maybe_callback, lambda: stop or switch, latest,
-                                                lbfgs, restarts=int(exact))
+                                                lbfgs, restarts=1)
                     done += global_step - before_phase
                     if stalled and phase:  # converged on the exact loss
                         break
