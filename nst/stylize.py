@@ -63,8 +63,9 @@ class StylizeResult:
     image (evaluated once more at the end, so it is exact for Adam and
     L-BFGS alike; NaN for a partial result). ``history``: one dict per loss
     evaluation with ``step, scale, height, width, loss, style, content, tv,
-    seconds, bf16`` (1.0 when that evaluation ran VGG19 in bf16). ``params``: the settings used (for provenance metadata); a
-    partial result has ``params["partial"] = True``."""
+    seconds, bf16`` (1.0 when that evaluation ran VGG19 in bf16). ``params``:
+    the settings used (for provenance metadata); a partial result has
+    ``params["partial"] = True``."""
 
     image: np.ndarray
     loss: float = math.nan
@@ -387,17 +388,17 @@ def stylize(content: Any, style: Any | Sequence[Any], *,
             n_finish = (max(1, math.ceil(finish_fraction * n_steps))
                         if mixed and last_scale and n_steps else 0)
             phases = [(extractor, n_steps - n_finish, style_targets, content_targets)]
-            if mixed and last_scale and not n_steps:  # the final loss is still float32's
-                extractor = get_extractor(weights, "float32")
-                style_targets, content_targets = _targets(extractor, content_s, styles_full,
-                                                          blend, scale)
-            if n_finish:  # float32 targets: the loss being finished is the float32 one
+            if mixed and last_scale:  # the finish and the final loss are float32's
                 exact_extractor = get_extractor(weights, "float32")
                 exact_targets = _targets(exact_extractor, content_s, styles_full, blend, scale)
                 # bf16 features against float32 targets: bf16's own targets make a
                 # minimum that sits about 1% off in the float32 loss
                 phases[0] = (extractor, n_steps - n_finish, *exact_targets)
-                phases.append((exact_extractor, n_finish, *exact_targets))
+                if n_finish:
+                    phases.append((exact_extractor, n_finish, *exact_targets))
+                else:  # no steps at this scale: only the final loss to take
+                    extractor = exact_extractor
+                    style_targets, content_targets = exact_targets
             done, previous, lbfgs = 0, None, LBFGS(LBFGS_MEMORY)
             for phase, (phase_extractor, budget, s_targets, c_targets) in enumerate(phases):
                 if phase:  # L-BFGS hands its unused bulk budget to the finish
